@@ -1,0 +1,111 @@
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { interpolateEnv, type EnvProblem } from './env.js';
+import { configSchema, type Config } from './schema.js';
+
+/** Every mistake in a config file, each naming the key path and why; the gateway does not start. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[], source = 'config') {
+    super(`${source} is not valid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadOptions {
+  env?: Record<string, string | undefined>;
+  /** Profile names an in-process simulator backend may use. */
+  simulatorProfiles?: readonly string[];
+  source?: string;
+}
+
+export async function loadConfigFile(file: string, options: LoadOptions = {}): Promise<Config> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`], file);
+  }
+  return parseConfig(text, { ...options, source: options.source ?? file });
+}
+
+/** YAML or JSON text (JSON is YAML) → a validated config. */
+export function parseConfig(text: string, options: LoadOptions = {}): Config {
+  const source = options.source ?? 'config';
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError([`not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}`], source);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(['the file must hold a mapping with at least `backends`'], source);
+  }
+  return validateConfig(raw, options);
+}
+
+export function validateConfig(raw: unknown, options: LoadOptions = {}): Config {
+  const source = options.source ?? 'config';
+  const envProblems: EnvProblem[] = [];
+  const interpolated = interpolateEnv(raw, options.env ?? process.env, envProblems);
+  const problems = envProblems.map((p) => `${formatPath(p.path)}: ${p.message}`);
+  const parsed = configSchema.safeParse(interpolated);
+  if (!parsed.success) {
+    problems.push(...parsed.error.issues.map(formatIssue));
+    throw new ConfigError(problems, source);
+  }
+  const config = parsed.data;
+  config.server.api_keys = config.server.api_keys.filter((key) => key.length > 0);
+  problems.push(...crossCheck(config, options));
+  if (problems.length > 0) throw new ConfigError(problems, source);
+  return config;
+}
+
+/** What the schema alone cannot see: references between sections and engine-specific rules. */
+function crossCheck(config: Config, options: LoadOptions): string[] {
+  const problems: string[] = [];
+  const backendNames = Object.keys(config.backends);
+  if (backendNames.length === 0) problems.push('backends: at least one backend is needed');
+  for (const [name, backend] of Object.entries(config.backends)) {
+    const at = `backends.${name}`;
+    if (backend.engine !== 'simulator') {
+      if (!backend.urls) problems.push(`${at}.urls: required for engine ${backend.engine}`);
+      if (backend.profile !== undefined) problems.push(`${at}.profile: only an in-process simulator has a profile`);
+      if (backend.speed !== undefined) problems.push(`${at}.speed: only an in-process simulator has a speed`);
+    } else if (!backend.urls) {
+      const profiles = options.simulatorProfiles;
+      if (backend.profile && profiles && !profiles.includes(backend.profile)) {
+        problems.push(`${at}.profile: unknown profile "${backend.profile}" (known: ${profiles.join(', ')})`);
+      }
+    } else if (backend.profile !== undefined || backend.speed !== undefined) {
+      problems.push(`${at}: profile and speed apply to an in-process simulator (no urls); set them on \`orla sim\``);
+    }
+  }
+  for (const [name, stage] of Object.entries(config.stages)) {
+    if (name.startsWith('orla:')) problems.push(`stages.${name}: a stage name cannot start with "orla:"`);
+    if (!(stage.backend in config.backends)) {
+      problems.push(`stages.${name}.backend: unknown backend "${stage.backend}" (known: ${backendNames.join(', ')})`);
+    }
+    if (stage.params && 'model' in stage.params) {
+      problems.push(`stages.${name}.params.model: set the stage's model with \`model\`, not in params`);
+    }
+  }
+  return problems;
+}
+
+function formatIssue(issue: z.core.$ZodIssue): string {
+  const at = formatPath(issue.path);
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => `${at ? `${at}.` : ''}${key}: unknown key`).join('; ');
+  }
+  const message = issue.message.replace(/^Invalid input: /, '');
+  if (/received undefined$/.test(message)) return `${at}: is required`;
+  return `${at || '(top level)'}: ${message}`;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((out, key) => {
+    if (typeof key === 'number') return `${out}[${key}]`;
+    return out ? `${out}.${String(key)}` : String(key);
+  }, '');
+}

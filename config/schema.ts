@@ -1,0 +1,66 @@
+import { z } from 'zod';
+
+// The configuration file's shape (DESIGN.md, "Configuration"). Keys are a public contract: extend, never rename.
+// Objects are strict so a misspelt key is an error at start-up, not a silently ignored setting.
+
+export const ENGINES = ['vllm', 'sglang', 'llamacpp', 'ollama', 'openai', 'simulator'] as const;
+export type EngineKind = (typeof ENGINES)[number];
+
+const positiveInt = z.number().int().positive();
+
+const price = z.strictObject({
+  input_per_mtok: z.number().nonnegative().default(0),
+  cached_input_per_mtok: z.number().nonnegative().optional(),
+  output_per_mtok: z.number().nonnegative().default(0),
+});
+
+const timeouts = z.strictObject({
+  connect_ms: positiveInt.default(5_000),
+  /** Until the response headers arrive; a non-streaming completion sends them only when it is done. */
+  first_byte_ms: positiveInt.default(600_000),
+  /** Longest silence between two chunks of a body. */
+  idle_ms: positiveInt.default(120_000),
+});
+
+const backend = z.strictObject({
+  engine: z.enum(ENGINES),
+  /** Replicas of the same model server. A `simulator` backend without urls runs in-process. */
+  urls: z.array(z.url({ protocol: /^https?$/ })).min(1).optional(),
+  /** In-process simulator only: the latency profile and speed-up. */
+  profile: z.string().optional(),
+  speed: z.number().positive().optional(),
+  api_key: z.string().optional(),
+  max_concurrency: positiveInt.default(64),
+  queue_limit: z.number().int().nonnegative().default(4096),
+  price: price.optional(),
+  timeouts: timeouts.default({ connect_ms: 5_000, first_byte_ms: 600_000, idle_ms: 120_000 }),
+});
+
+const stage = z.strictObject({
+  backend: z.string(),
+  /** Rewritten into the request; absent: the client's model is kept. */
+  model: z.string().optional(),
+  /** Request fields the stage sets; they override the client's values. */
+  params: z.record(z.string(), z.unknown()).optional(),
+});
+
+const server = z.strictObject({
+  host: z.string().default('127.0.0.1'),
+  port: z.number().int().min(0).max(65_535).default(8080),
+  api_keys: z.array(z.string()).default([]),
+  body_limit_mb: z.number().positive().default(32),
+  log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** On SIGTERM, how long in-flight requests may take to finish. */
+  drain_timeout_s: z.number().nonnegative().default(30),
+});
+
+export const configSchema = z.strictObject({
+  server: server.default(server.parse({})),
+  backends: z.record(z.string(), backend),
+  stages: z.record(z.string(), stage).default({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type BackendConfig = z.infer<typeof backend>;
+export type StageConfig = z.infer<typeof stage>;
+export type PriceConfig = z.infer<typeof price>;
