@@ -1,0 +1,40 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { startGateway } from '../gateway/server.js';
+import { exitOnConfigError, parsePort, resolveConfig } from './config.js';
+
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('run the gateway (no --config: the embedded default, two simulated engines and the customer-support stages)')
+    .option('-c, --config <file>', 'YAML or JSON configuration file')
+    .option('--host <host>', 'address to listen on (overrides server.host)')
+    .option('-p, --port <port>', 'port to listen on (overrides server.port)', portArgument)
+    .action(async (options: { config?: string; host?: string; port?: number }) => {
+      const config = await resolveConfig(options).catch(exitOnConfigError);
+      const gateway = await startGateway(config);
+      const stages = Object.entries(config.stages).map(([name, s]) => `${name} → ${s.backend}`).join(', ');
+      process.stdout.write(
+        [
+          `orla gateway listening on ${gateway.url}`,
+          `  stages: ${stages || '(none)'}`,
+          `  try it:`,
+          `    curl ${gateway.url}/v1/chat/completions -H 'content-type: application/json' -H 'X-Orla-Stage: classify' \\`,
+          `      -d '{"model": "orla:classify", "messages": [{"role": "user", "content": "My card was charged twice."}]}'`,
+          '',
+        ].join('\n'),
+      );
+      const stop = (signal: string) => {
+        process.stdout.write(`orla: ${signal}: draining in-flight requests\n`);
+        gateway.close().then(() => process.exit(0));
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+}
+
+function portArgument(value: string): number {
+  try {
+    return parsePort(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}

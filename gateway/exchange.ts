@@ -1,0 +1,59 @@
+import type { Logger } from 'pino';
+import type { GatewayMetrics } from './metrics.js';
+import type { Usage } from './usage.js';
+
+/** One request's path through the gateway: what it was mapped to and when things happened. Finished once. */
+export class Exchange {
+  readonly started = performance.now();
+  /** The API route, set once the request is known to be one (a bounded metrics label). */
+  route = '-';
+  stage = '-';
+  backend = '-';
+  requestedStage: string | undefined;
+  run: string | undefined;
+  firstByteAt: number | undefined;
+  overheadMs: number | undefined;
+  private finished = false;
+
+  constructor(
+    readonly id: string,
+    private readonly metrics: GatewayMetrics,
+    private readonly log: Logger,
+  ) {}
+
+  /** Status 499: the client left before the response was complete. */
+  finish(status: number, usage?: Usage, reason?: string): void {
+    if (this.finished) return;
+    this.finished = true;
+    const now = performance.now();
+    this.metrics.record({
+      route: this.route,
+      stage: this.stage,
+      backend: this.backend,
+      status,
+      seconds: (now - this.started) / 1000,
+      firstByteSeconds: this.firstByteAt === undefined ? undefined : (this.firstByteAt - this.started) / 1000,
+      overheadSeconds: this.overheadMs === undefined ? undefined : this.overheadMs / 1000,
+      usage,
+    });
+    const line = {
+      id: this.id,
+      route: this.route,
+      stage: this.requestedStage ?? this.stage,
+      run: this.run,
+      backend: this.backend,
+      status,
+      ms: round(now - this.started),
+      ttfb_ms: this.firstByteAt === undefined ? undefined : round(this.firstByteAt - this.started),
+      overhead_ms: this.overheadMs === undefined ? undefined : round(this.overheadMs),
+      prompt_tokens: usage?.promptTokens,
+      cached_tokens: usage?.cachedTokens,
+      completion_tokens: usage?.completionTokens,
+      error: reason,
+    };
+    if (status >= 500) this.log.warn(line, 'request failed');
+    else this.log.info(line, 'request');
+  }
+}
+
+const round = (ms: number) => Math.round(ms * 100) / 100;

@@ -1,0 +1,66 @@
+import { once } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Context } from 'hono';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import { payloadTooLarge } from '../../errors.js';
+import type { Platform, ResponseHead } from '../platform.js';
+
+type NodeBindings = { incoming: IncomingMessage; outgoing: ServerResponse };
+const bindings = (c: Context) => c.env as NodeBindings;
+
+/**
+ * Node's fast path: the body is read from and written to the node:http objects directly. A Hono
+ * Response built on a web ReadableStream costs about 3x the CPU per stream, and `Readable.toWeb`
+ * crashes on client aborts under Node 20 (nodejs/node#54205).
+ */
+export const nodePlatform: Platform = {
+  requestHeaders: (c) => bindings(c).incoming.headers,
+
+  async readBody(c, limitBytes) {
+    const { incoming } = bindings(c);
+    const declared = Number(incoming.headers['content-length']);
+    if (declared > limitBytes) throw payloadTooLarge(limitBytes);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of incoming as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limitBytes) throw payloadTooLarge(limitBytes);
+      chunks.push(chunk);
+    }
+    return (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)).toString('utf8');
+  },
+
+  send(c, head, body) {
+    const { outgoing } = bindings(c);
+    if (!outgoing.destroyed) {
+      outgoing.writeHead(head.status, { ...head.headers, 'content-length': Buffer.byteLength(body) });
+      outgoing.end(body);
+    }
+    return RESPONSE_ALREADY_SENT;
+  },
+
+  async stream(c, head, chunks) {
+    const { outgoing } = bindings(c);
+    outgoing.writeHead(head.status, head.headers);
+    outgoing.flushHeaders();
+    for await (const chunk of chunks) {
+      if (outgoing.destroyed) break; // leaving the loop closes the source, and with it the upstream request
+      if (!outgoing.write(chunk)) await drained(outgoing);
+    }
+    outgoing.end();
+    return RESPONSE_ALREADY_SENT;
+  },
+};
+
+async function drained(outgoing: ServerResponse): Promise<void> {
+  const gone = new AbortController();
+  const onClose = () => gone.abort();
+  outgoing.once('close', onClose);
+  try {
+    await once(outgoing, 'drain', { signal: gone.signal });
+  } catch {
+    // closed while waiting: the loop sees `destroyed`
+  } finally {
+    outgoing.off('close', onClose);
+  }
+}

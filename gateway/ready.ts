@@ -1,0 +1,49 @@
+import type { EngineKind } from '../config/schema.js';
+import type { Backend } from '../routing/backends.js';
+
+/** The cheapest request each engine answers when it can serve. */
+const PROBE_PATH: Record<EngineKind, string> = {
+  vllm: '/health',
+  sglang: '/health',
+  llamacpp: '/health',
+  simulator: '/health',
+  ollama: '/api/version',
+  openai: '/v1/models',
+};
+const PROBE_TIMEOUT_MS = 2_000;
+
+export interface Readiness {
+  ready: boolean;
+  backends: Record<string, { ready: number; replicas: number }>;
+}
+
+/** Ready when every backend has at least one replica answering its health probe. */
+export async function readiness(backends: ReadonlyMap<string, Backend>): Promise<Readiness> {
+  const report: Readiness = { ready: true, backends: {} };
+  await Promise.all(
+    [...backends.values()].map(async (backend) => {
+      const answers = await Promise.all(backend.replicas.map((replica) => probe(backend, replica.client)));
+      const ready = answers.filter(Boolean).length;
+      report.backends[backend.name] = { ready, replicas: backend.replicas.length };
+      if (ready === 0) report.ready = false;
+    }),
+  );
+  return report;
+}
+
+async function probe(backend: Backend, client: Backend['replicas'][number]['client']): Promise<boolean> {
+  const headers: Record<string, string> = {};
+  if (backend.config.api_key) headers.authorization = `Bearer ${backend.config.api_key}`;
+  try {
+    const response = await client.request({
+      method: 'GET',
+      path: PROBE_PATH[backend.config.engine],
+      headers,
+      signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+    });
+    response.cancel();
+    return response.status < 300;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,72 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { serve } from '@hono/node-server';
+import { pino, type Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import { closeBackends, createBackends } from '../routing/backends.js';
+import { ExplicitMapper } from '../routing/mappers/explicit.js';
+import { UndiciUpstream } from '../routing/upstream/undici.js';
+import { startSimulator } from '../simulator/index.js';
+import { createApp } from './app.js';
+import { GatewayMetrics } from './metrics.js';
+import { nodePlatform } from './node/platform.js';
+
+// The Node entry: in-process simulators for the backends that ask for them, undici pools for the
+// rest, and the app served by @hono/node-server.
+
+export interface RunningGateway {
+  url: string;
+  port: number;
+  /** Per backend, its replicas' URLs (in-process simulators listen on ephemeral ports). */
+  backendUrls: Record<string, readonly string[]>;
+  /** Stops accepting, lets in-flight requests finish (up to the drain timeout), then frees everything. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  log?: Logger;
+}
+
+export async function startGateway(config: Config, options: StartOptions = {}): Promise<RunningGateway> {
+  const log = options.log ?? pino({ level: config.server.log_level, base: undefined });
+  const simulators = await Promise.all(
+    Object.entries(config.backends)
+      .filter(([, b]) => b.engine === 'simulator' && !b.urls)
+      .map(async ([name, b]) => [name, await startSimulator({ profile: b.profile, speed: b.speed, port: 0 })] as const),
+  );
+  const simulatorUrls = new Map(simulators.map(([name, sim]) => [name, [sim.url]]));
+  const backends = createBackends(
+    config,
+    (name, backend) => backend.urls ?? simulatorUrls.get(name)!,
+    (url, timeouts) => new UndiciUpstream(url, timeouts),
+  );
+  const metrics = new GatewayMetrics();
+  const app = createApp({ config, backends, mapper: new ExplicitMapper(config.stages), platform: nodePlatform, metrics, log });
+
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, () => resolve(s as Server));
+    s.once('error', reject);
+  });
+  server.keepAliveTimeout = 65_000; // longer than common client pools', so they never reuse a closing socket
+  const port = (server.address() as AddressInfo).port;
+  const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const deadline = setTimeout(() => server.closeAllConnections(), config.server.drain_timeout_s * 1000);
+      await drained;
+      clearTimeout(deadline);
+      await closeBackends(backends);
+      await Promise.all(simulators.map(([, sim]) => sim.close()));
+    })());
+
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    backendUrls: Object.fromEntries([...backends].map(([name, b]) => [name, b.replicas.map((r) => r.url)])),
+    close,
+  };
+}

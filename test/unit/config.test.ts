@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../../config/load.js';
+import { defaultConfig } from '../../config/defaults.js';
+
+const problemsOf = (text: string, env: Record<string, string> = {}) => {
+  try {
+    parseConfig(text, { env, simulatorProfiles: ['qwen3-8b-h100', 'instant'] });
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error('expected the config to be refused');
+};
+
+const GOOD = `
+server: { port: 9000, api_keys: ["\${ORLA_API_KEY}"] }
+backends:
+  light: { engine: sglang, urls: [http://10.0.0.5:30000], api_key: "\${LIGHT_KEY}", price: { input_per_mtok: 0.05, output_per_mtok: 0.2 } }
+  heavy: { engine: vllm, urls: [http://10.0.0.6:8000, http://10.0.0.7:8000] }
+stages:
+  classify: { backend: light, model: Qwen/Qwen3-4B, params: { temperature: 0 } }
+  default: { backend: heavy, model: Qwen/Qwen3-8B }
+`;
+
+describe('config loading', () => {
+  it('reads a good YAML file, takes ${VAR} from the environment and fills defaults', () => {
+    const config = parseConfig(GOOD, { env: { ORLA_API_KEY: 'k1', LIGHT_KEY: 'secret' } });
+    expect(config.server).toMatchObject({ host: '127.0.0.1', port: 9000, api_keys: ['k1'], body_limit_mb: 32 });
+    expect(config.backends.light).toMatchObject({ engine: 'sglang', api_key: 'secret', max_concurrency: 64, queue_limit: 4096 });
+    expect(config.backends.heavy!.urls).toHaveLength(2);
+    expect(config.stages.classify).toEqual({ backend: 'light', model: 'Qwen/Qwen3-4B', params: { temperature: 0 } });
+  });
+
+  it('reads JSON as well', () => {
+    const config = parseConfig(JSON.stringify({ backends: { a: { engine: 'openai', urls: ['https://api.example.com/v1'] } } }));
+    expect(config.backends.a!.engine).toBe('openai');
+    expect(config.stages).toEqual({});
+  });
+
+  it('names an unknown backend with the known ones', () => {
+    const problems = problemsOf(GOOD.replace('backend: heavy', 'backend: hevy'), { ORLA_API_KEY: 'k', LIGHT_KEY: 'x' });
+    expect(problems).toEqual(['stages.default.backend: unknown backend "hevy" (known: light, heavy)']);
+  });
+
+  it('refuses an unset environment variable, naming the key, unless a fallback is written', () => {
+    expect(problemsOf(GOOD, { LIGHT_KEY: 'x' })).toEqual([
+      'server.api_keys[0]: environment variable ORLA_API_KEY is not set (write ${ORLA_API_KEY:-} to allow it to be empty)',
+    ]);
+    const config = parseConfig(GOOD.replace('${ORLA_API_KEY}', '${ORLA_API_KEY:-}'), { env: { LIGHT_KEY: 'x' } });
+    expect(config.server.api_keys).toEqual([]); // an empty key never authenticates anyone
+  });
+
+  it('names misspelt keys, wrong types and bad values by path', () => {
+    const problems = problemsOf(`
+backends:
+  a: { engine: vllm, urls: [http://x:1], max_concurency: 3 }
+  b: { engine: tgi, urls: [http://x:2] }
+  c: { engine: vllm, urls: ["not a url"] }
+  d: { engine: vllm, urls: [http://x:3], max_concurrency: -1 }
+stages:
+  s: { backend: a, params: "hot" }
+`);
+    expect(problems).toContain('backends.a.max_concurency: unknown key');
+    expect(problems.find((p) => p.startsWith('backends.b.engine:'))).toMatch(/vllm/);
+    expect(problems.find((p) => p.startsWith('backends.c.urls[0]:'))).toBeDefined();
+    expect(problems.find((p) => p.startsWith('backends.d.max_concurrency:'))).toBeDefined();
+    expect(problems.find((p) => p.startsWith('stages.s.params:'))).toBeDefined();
+  });
+
+  it('requires urls for a real engine, and checks an in-process simulator\'s profile', () => {
+    expect(problemsOf('backends: { a: { engine: vllm } }')).toEqual(['backends.a.urls: required for engine vllm']);
+    expect(problemsOf('backends: { a: { engine: simulator, profile: h200 } }')).toEqual([
+      'backends.a.profile: unknown profile "h200" (known: qwen3-8b-h100, instant)',
+    ]);
+    expect(problemsOf('backends: {}')).toEqual(['backends: at least one backend is needed']);
+  });
+
+  it('says when the file is not YAML at all, or not a mapping', () => {
+    expect(problemsOf('backends: [a, b')[0]).toMatch(/^not valid YAML or JSON/);
+    expect(problemsOf('- just a list')).toEqual(['the file must hold a mapping with at least `backends`']);
+    expect(problemsOf('server: { port: 80 }')).toEqual(['backends: is required']);
+  });
+
+  it('embeds the customer-support default: classify on the light simulator, the rest on the heavy one', () => {
+    const config = defaultConfig();
+    expect(config.backends.light).toMatchObject({ engine: 'simulator', profile: 'qwen3-4b-h100' });
+    expect(config.backends.heavy).toMatchObject({ engine: 'simulator', profile: 'qwen3-8b-h100' });
+    const backendOf = Object.fromEntries(Object.entries(config.stages).map(([s, v]) => [s, v.backend]));
+    expect(backendOf).toEqual({ classify: 'light', policy_check: 'heavy', route_ticket: 'heavy', reply: 'heavy', default: 'heavy' });
+  });
+});

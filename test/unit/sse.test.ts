@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { upstreamTimeout } from '../../errors.js';
+import { relaySse, type RelayOutcome } from '../../gateway/sse.js';
+import { usageOfJson } from '../../gateway/usage.js';
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const chunk = (obj: unknown) => `data: ${JSON.stringify(obj)}\n\n`;
+const USAGE = { prompt_tokens: 12, completion_tokens: 3, total_tokens: 15, prompt_tokens_details: { cached_tokens: 8 } };
+
+async function relay(parts: (string | Error)[], stripUsageChunk: boolean, clientGone = false) {
+  async function* source() {
+    for (const part of parts) {
+      if (part instanceof Error) throw part;
+      yield enc(part);
+    }
+  }
+  let outcome: RelayOutcome | undefined;
+  let firstChunks = 0;
+  const out: string[] = [];
+  for await (const bytes of relaySse(source(), {
+    stripUsageChunk,
+    describeError: () => upstreamTimeout('backend x: the engine stopped sending mid-response'),
+    clientGone: () => clientGone,
+    onFirstChunk: () => firstChunks++,
+    onEnd: (o) => (outcome = o),
+  })) {
+    out.push(Buffer.from(bytes).toString());
+  }
+  return { out, outcome: outcome!, firstChunks };
+}
+
+const content = chunk({ choices: [{ index: 0, delta: { content: 'hi' } }] });
+const usageChunk = chunk({ choices: [], usage: USAGE });
+
+describe('SSE relay', () => {
+  it('forwards each event as it comes and reads the usage without changing a byte', async () => {
+    const parts = [content, content, usageChunk, 'data: [DONE]\n\n'];
+    const { out, outcome, firstChunks } = await relay(parts, false);
+    expect(out).toEqual(parts);
+    expect(outcome.usage).toEqual({ promptTokens: 12, completionTokens: 3, cachedTokens: 8 });
+    expect(firstChunks).toBe(1);
+  });
+
+  it('drops the usage chunk Orla asked for when the client did not', async () => {
+    const { out, outcome } = await relay([content, usageChunk + 'data: [DONE]\n\n'], true);
+    expect(out.join('')).toBe(content + 'data: [DONE]\n\n');
+    expect(outcome.usage?.promptTokens).toBe(12);
+  });
+
+  it('keeps usage carried on a content chunk even when stripping', async () => {
+    const withUsage = chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage: USAGE });
+    const { out } = await relay([withUsage], true);
+    expect(out.join('')).toBe(withUsage);
+  });
+
+  it('never cuts an event in two: a split event goes out whole', async () => {
+    const { out } = await relay([content.slice(0, 10), content.slice(10) + content.slice(0, 5), content.slice(5)], false);
+    expect(out).toEqual([content, content]);
+  });
+
+  it('ends a failed stream with an SSE error event, never a fake [DONE]', async () => {
+    const { out, outcome } = await relay([content, new Error('stall')], false);
+    expect(out[0]).toBe(content);
+    expect(JSON.parse(out[1]!.slice('data: '.length))).toEqual({
+      error: { message: 'backend x: the engine stopped sending mid-response', type: 'timeout_error', code: 'upstream_timeout', param: null },
+    });
+    expect(out.join('')).not.toContain('[DONE]');
+    expect(outcome.error?.status).toBe(504);
+  });
+
+  it('writes nothing more when the client is the one that left', async () => {
+    const { out, outcome } = await relay([content, new Error('aborted')], false, true);
+    expect(out).toEqual([content]);
+    expect(outcome.clientGone).toBe(true);
+  });
+
+  it('reads usage from a Responses API completion event', async () => {
+    const event = `event: response.completed\ndata: ${JSON.stringify({ type: 'response.completed', response: { usage: { input_tokens: 5, output_tokens: 2, input_tokens_details: { cached_tokens: 1 } } } })}\n\n`;
+    const { outcome } = await relay([event], false);
+    expect(outcome.usage).toEqual({ promptTokens: 5, completionTokens: 2, cachedTokens: 1 });
+  });
+});
+
+describe('usage of a JSON response', () => {
+  it('reads the usage object alone, even with braces inside strings before it', () => {
+    const body = JSON.stringify({ id: 'x', choices: [{ message: { content: 'a "usage": {weird} }' } }], usage: USAGE });
+    expect(usageOfJson(body)).toEqual({ promptTokens: 12, completionTokens: 3, cachedTokens: 8 });
+    expect(usageOfJson('{"data":[]}')).toBeUndefined();
+  });
+});
