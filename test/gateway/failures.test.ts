@@ -1,0 +1,166 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningGateway } from '../../gateway/server.js';
+import { startTestGateway, twoBackendConfig } from '../helpers/gateway.js';
+import { json, startRecordingEngine, type RecordingEngine } from '../helpers/recording-engine.js';
+
+// Every way the engine or the client can fail, seen from the client. Short upstream timeouts here
+// are outcomes, not races: the engine below never answers, so only the duration depends on the machine.
+
+let engine: RecordingEngine;
+let gateway: RunningGateway;
+const TIMEOUTS = { connect_ms: 1000, first_byte_ms: 300, idle_ms: 300 };
+
+beforeAll(async () => {
+  engine = await startRecordingEngine();
+  gateway = await startTestGateway(
+    twoBackendConfig(engine.url, 'http://127.0.0.1:9', { light: { timeouts: TIMEOUTS }, server: { body_limit_mb: 0.01 } }),
+  );
+});
+afterAll(async () => {
+  await gateway.close();
+  await engine.close();
+});
+afterEach(() => {
+  engine.respondWith(undefined);
+  engine.received.length = 0;
+});
+
+const chat = (extra: object = {}, init: RequestInit = {}) =>
+  fetch(`${gateway.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-orla-stage': 'classify' },
+    body: JSON.stringify({ model: 'x', messages: [{ role: 'user', content: 'hi' }], ...extra }),
+    ...init,
+  });
+
+const chunk = (content: string) => `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content } }] })}\n\n`;
+
+describe('engine failures', () => {
+  it('an engine that refuses the connection gives 502 with a retry hint', async () => {
+    const res = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' }, // default → heavy, whose port is closed
+      body: JSON.stringify({ model: 'x', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(res.status).toBe(502);
+    expect(res.headers.get('x-should-retry')).toBe('true');
+    expect(res.headers.get('retry-after')).toBe('1');
+    const { error } = await res.json();
+    expect(error).toMatchObject({ type: 'upstream_error', code: 'upstream_failed' });
+    expect(error.message).toContain('backend heavy');
+    expect(error.message).not.toContain('127.0.0.1'); // no internal addresses
+  });
+
+  it('an engine error passes through with its own status and body', async () => {
+    engine.respondWith((_r, res) => json(res, 400, { error: { message: 'max_tokens too large', type: 'BadRequestError', code: 400 } }));
+    const res = await chat();
+    expect(res.status).toBe(400);
+    expect((await res.json()).error.message).toBe('max_tokens too large');
+    expect(res.headers.get('x-orla-backend')).toBe('light');
+  });
+
+  it('an engine that never answers gives 504', async () => {
+    engine.respondWith(() => {});
+    const res = await chat();
+    expect(res.status).toBe(504);
+    expect((await res.json()).error.code).toBe('upstream_timeout');
+  });
+
+  it('a stream cut mid-way ends with an SSE error event after the chunks already sent', async () => {
+    engine.respondWith((_r, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(chunk('Hel'));
+      res.write(chunk('lo'), () => res.destroy());
+    });
+    const res = await chat({ stream: true });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text.startsWith(chunk('Hel') + chunk('lo'))).toBe(true);
+    const last = text.trimEnd().split('\n\n').at(-1)!;
+    expect(JSON.parse(last.slice('data: '.length)).error.type).toBe('upstream_error');
+    expect(text).not.toContain('[DONE]');
+  });
+
+  it('a stream that stalls ends with a timeout error event', async () => {
+    engine.respondWith((_r, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(chunk('Hel'));
+    });
+    const text = await (await chat({ stream: true })).text();
+    const last = text.trimEnd().split('\n\n').at(-1)!;
+    expect(JSON.parse(last.slice('data: '.length)).error.code).toBe('upstream_timeout');
+  });
+});
+
+describe('client disconnects', () => {
+  it('a client that leaves mid-stream aborts the engine\'s request', async () => {
+    engine.respondWith((_r, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(chunk('Hel'));
+    });
+    const controller = new AbortController();
+    const res = await chat({ stream: true }, { signal: controller.signal });
+    const reader = res.body!.getReader();
+    await reader.read();
+    controller.abort();
+    await engine.received[0]!.aborted; // resolves only if the engine's side closed early
+  });
+
+  it('a client that leaves while the engine is still thinking aborts the engine\'s request', async () => {
+    engine.respondWith(() => {});
+    const controller = new AbortController();
+    const pending = chat({}, { signal: controller.signal }).catch((err: Error) => err);
+    await waitFor(() => engine.received.length === 1);
+    controller.abort();
+    expect(await pending).toBeInstanceOf(Error);
+    await engine.received[0]!.aborted;
+  });
+});
+
+describe('limits', () => {
+  it('a body over the limit gets 413 and never reaches the engine', async () => {
+    const res = await chat({ filler: 'x'.repeat(20_000) });
+    expect(res.status).toBe(413);
+    expect((await res.json()).error.code).toBe('body_too_large');
+    expect(engine.received).toHaveLength(0);
+  });
+});
+
+describe('gateway auth', () => {
+  let guarded: RunningGateway;
+  beforeAll(async () => {
+    guarded = await startTestGateway(twoBackendConfig(engine.url, engine.url, { server: { api_keys: ['sk-orla-1', 'sk-orla-2'] } }));
+  });
+  afterAll(() => guarded.close());
+
+  const call = (auth?: string) =>
+    fetch(`${guarded.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) },
+      body: JSON.stringify({ model: 'x', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+
+  it('refuses a missing or wrong key with 401, and never forwards the gateway key', async () => {
+    for (const auth of [undefined, 'Bearer nope', 'Basic sk-orla-1']) {
+      const res = await call(auth);
+      expect(res.status).toBe(401);
+      expect((await res.json()).error.type).toBe('authentication_error');
+    }
+    expect(engine.received).toHaveLength(0);
+    expect((await call('Bearer sk-orla-2')).status).toBe(200);
+    expect(engine.received[0]!.headers.authorization).toBeUndefined();
+  });
+
+  it('keeps health and metrics open', async () => {
+    expect((await fetch(`${guarded.url}/health`)).status).toBe(200);
+    expect((await fetch(`${guarded.url}/metrics`)).status).toBe(200);
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

@@ -1,0 +1,26 @@
+import { pino } from 'pino';
+import { validateConfig } from '../../config/load.js';
+import { startGateway, type RunningGateway } from '../../gateway/server.js';
+
+/** A gateway on an ephemeral port with the given config (its `server.port` forced to 0), logging nothing. */
+export async function startTestGateway(config: Record<string, unknown>): Promise<RunningGateway> {
+  const resolved = validateConfig(config, { env: {} });
+  resolved.server.port = 0;
+  return startGateway(resolved, { log: pino({ level: 'silent' }) });
+}
+
+/** A config of two backends at the given URLs, stages mapped the customer-support way. */
+export function twoBackendConfig(lightUrl: string, heavyUrl: string, extra: { server?: object; light?: object; heavy?: object } = {}) {
+  return {
+    server: { ...extra.server },
+    backends: {
+      light: { engine: 'vllm', urls: [lightUrl], ...extra.light },
+      heavy: { engine: 'vllm', urls: [heavyUrl], ...extra.heavy },
+    },
+    stages: {
+      classify: { backend: 'light', model: 'light-model', params: { temperature: 0 } },
+      reply: { backend: 'heavy', model: 'heavy-model' },
+      default: { backend: 'heavy', model: 'heavy-model' },
+    },
+  };
+}
