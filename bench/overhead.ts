@@ -1,0 +1,86 @@
+// npm run bench:overhead — what the gateway adds to each request. Three paths to one `instant`
+// simulator, measured in one run, interleaved round by round so machine noise hits all alike:
+//   direct  the simulator itself
+//   bare    a node:http + undici pass-through proxy (bare-proxy.ts): the floor for any Node proxy
+//   orla    `orla serve` with one stage mapped to the simulator
+// Each process is separate; on a 2-core machine the numbers are relative, so read the ratios.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { median, percentile, runLoad, type LoadResult } from './load.js';
+import { startTs } from './processes.js';
+
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const messages = [{ role: 'user', content: 'Summarise the ticket: my card was charged twice for one order.' }];
+const SCENARIOS = [
+  { name: 'non-streaming', connections: 1, requests: 400, body: { model: 'sim-instant', messages, max_tokens: 16 } },
+  { name: 'non-streaming', connections: 50, requests: 3000, body: { model: 'sim-instant', messages, max_tokens: 16 } },
+  { name: 'streaming 50 chunks', connections: 1, requests: 200, body: { model: 'sim-instant', messages, max_tokens: 50, ignore_eos: true, stream: true } },
+  { name: 'streaming 50 chunks', connections: 50, requests: 1500, body: { model: 'sim-instant', messages, max_tokens: 50, ignore_eos: true, stream: true } },
+];
+
+const sim = await startTs('cli/main.ts', ['sim', '--profile', 'instant', '--port', '0'], 'simulator');
+const dir = mkdtempSync(join(tmpdir(), 'orla-bench-'));
+const configFile = join(dir, 'orla.yaml');
+writeFileSync(
+  configFile,
+  `server: { log_level: warn }\nbackends:\n  sim: { engine: simulator, urls: [${sim.url}] }\nstages:\n  default: { backend: sim }\n`,
+);
+const orla = await startTs('cli/main.ts', ['serve', '--config', configFile, '--port', '0'], 'orla');
+const bare = await startTs('bench/bare-proxy.ts', ['0', sim.url], 'bare proxy');
+const targets = { direct: sim.url, bare: bare.url, orla: orla.url };
+
+type Name = keyof typeof targets;
+const rows: string[] = [];
+try {
+  for (const scenario of SCENARIOS) {
+    const body = JSON.stringify(scenario.body);
+    const results: Record<Name, LoadResult[]> = { direct: [], bare: [], orla: [] };
+    for (const name of Object.keys(targets) as Name[]) await runLoad(`${targets[name]}/v1/chat/completions`, body, scenario.connections, 50); // warm-up
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = (Object.keys(targets) as Name[]).sort(() => Math.random() - 0.5);
+      for (const name of order) {
+        results[name].push(await runLoad(`${targets[name]}/v1/chat/completions`, body, scenario.connections, scenario.requests));
+      }
+    }
+    const stats = Object.fromEntries(
+      (Object.keys(targets) as Name[]).map((name) => {
+        const all = results[name];
+        const latencies = all.flatMap((r) => r.latenciesMs);
+        const firstBytes = all.flatMap((r) => r.firstByteMs);
+        return [name, {
+          rps: median(all.map((r) => r.requests / r.seconds)),
+          p50: percentile(latencies, 50),
+          p99: percentile(latencies, 99),
+          ttfb: percentile(firstBytes, 50),
+          errors: all.reduce((n, r) => n + r.errors, 0),
+        }];
+      }),
+    ) as Record<Name, { rps: number; p50: number; p99: number; ttfb: number; errors: number }>;
+    const added = (name: Name) => stats[name].p50 - stats.direct.p50;
+    for (const name of Object.keys(targets) as Name[]) {
+      const s = stats[name];
+      const streaming = scenario.body.stream === true;
+      rows.push(
+        `| ${scenario.name} | ${scenario.connections} | ${name} | ${s.rps.toFixed(0)} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${streaming ? s.ttfb.toFixed(2) : '–'} | ${name === 'direct' ? '–' : added(name).toFixed(2)} | ${s.errors} |`,
+      );
+    }
+    const latencyRatio = added('orla') / Math.max(added('bare'), 1e-6);
+    const throughputRatio = stats.orla.rps / stats.bare.rps;
+    rows.push(`| | | **orla ÷ bare** | **${(throughputRatio * 100).toFixed(0)}%** | | | | **${latencyRatio.toFixed(2)}x** | |`);
+    process.stderr.write(`${scenario.name} @${scenario.connections}: orla/bare throughput ${(throughputRatio * 100).toFixed(0)}%, added latency ${latencyRatio.toFixed(2)}x\n`);
+  }
+} finally {
+  await Promise.all([orla.stop(), bare.stop(), sim.stop()]);
+}
+
+process.stdout.write(
+  [
+    `Rounds: ${ROUNDS}, interleaved; latency in ms (p50/p99 over all rounds), throughput the median round's.`,
+    '',
+    '| scenario | connections | path | req/s | p50 ms | p99 ms | TTFB p50 ms | added p50 ms | errors |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows,
+    '',
+  ].join('\n'),
+);

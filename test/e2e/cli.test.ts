@@ -1,0 +1,74 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+// The `orla` binary's commands, run as a user would (from the sources, through tsx).
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const orla = (args: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+
+const dir = mkdtempSync(join(tmpdir(), 'orla-cli-'));
+const write = (name: string, text: string) => {
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  return file;
+};
+
+describe('orla check', () => {
+  it('prints the resolved mapping of a good config', () => {
+    const file = write('good.yaml', 'backends:\n  heavy: { engine: vllm, urls: [http://10.0.0.6:8000] }\nstages:\n  reply: { backend: heavy, model: Qwen/Qwen3-8B }\n');
+    const run = orla(['check', '--config', file]);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain('reply → heavy · model Qwen/Qwen3-8B');
+    expect(run.stdout).toContain('no default stage');
+  });
+
+  it('exits non-zero naming each mistake', () => {
+    const file = write('bad.yaml', 'backends:\n  heavy: { engine: vllm, urls: [http://x:1] }\nstages:\n  reply: { backend: hevy }\n');
+    const run = orla(['check', '--config', file]);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('stages.reply.backend: unknown backend "hevy" (known: heavy)');
+    expect(run.stderr).not.toMatch(/\bat .*\.ts:\d+/); // no stack trace
+  });
+
+  it('says so when the file is missing', () => {
+    const run = orla(['check', '--config', join(dir, 'nope.yaml')]);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('ENOENT');
+  });
+});
+
+describe('orla serve', () => {
+  it('serves the embedded default, then drains and exits on SIGTERM', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'serve', '--port', '0'], { cwd: ROOT });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const match = /listening on (http:\/\/\S+)/.exec(out);
+          if (match) resolve(match[1]!);
+        });
+        child.once('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+      });
+      const res = await fetch(`${url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-orla-stage': 'classify' },
+        body: JSON.stringify({ model: 'any', messages: [{ role: 'user', content: 'hello' }], max_tokens: 5 }),
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-orla-backend')).toBe('light');
+      expect((await res.json()).model).toBe('Qwen/Qwen3-4B');
+      expect((await fetch(`${url}/ready`)).status).toBe(200);
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
