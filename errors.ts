@@ -7,6 +7,7 @@ export type ErrorType =
   | 'permission_error'
   | 'not_found_error'
   | 'timeout_error'
+  | 'request_cancelled'
   | 'rate_limit_error'
   | 'upstream_error'
   | 'service_unavailable_error';
@@ -73,6 +74,23 @@ export const unsupportedMediaType = (got: string | undefined) =>
     type: 'invalid_request_error',
     code: 'unsupported_media_type',
   });
+
+export const deadlineExceeded = (deadlineMs: number) =>
+  new OrlaError(408, `not dispatched within the deadline of ${deadlineMs} ms (X-Orla-Deadline-Ms)`, {
+    type: 'timeout_error',
+    code: 'deadline_exceeded',
+    param: 'x-orla-deadline-ms',
+  });
+
+export const queueFull = (backend: string, retryAfterS: number) =>
+  new OrlaError(429, `backend ${backend} has too many requests waiting; retry later`, {
+    type: 'rate_limit_error',
+    code: 'queue_full',
+    retryAfterS,
+  });
+
+/** The client went away; nothing is sent (499 is nginx's name for it, used only in logs and metrics). */
+export const clientClosed = () => new OrlaError(499, 'client closed the request', { type: 'request_cancelled', code: 'client_closed' });
 
 export const upstreamFailed = (message: string) =>
   new OrlaError(502, message, { type: 'upstream_error', code: 'upstream_failed', retryAfterS: 1 });

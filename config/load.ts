@@ -89,6 +89,11 @@ function crossCheck(config: Config, options: LoadOptions): string[] {
     if (stage.params && 'model' in stage.params) {
       problems.push(`stages.${name}.params.model: set the stage's model with \`model\`, not in params`);
     }
+    stage.fallbacks.forEach((fallback, i) => {
+      if (!(fallback.backend in config.backends)) {
+        problems.push(`stages.${name}.fallbacks[${i}].backend: unknown backend "${fallback.backend}" (known: ${backendNames.join(', ')})`);
+      }
+    });
   }
   return problems;
 }

@@ -22,6 +22,22 @@ const timeouts = z.strictObject({
   idle_ms: positiveInt.default(120_000),
 });
 
+/** A policy by name (fcfs, priority, sjf, fair, run-fair) or a module path (`./my-policy.js`, relative to the config). */
+const policyName = z.string().min(1);
+
+const circuit = z.strictObject({
+  /** Consecutive failures that open a replica's circuit. */
+  failures: positiveInt.default(5),
+  /** How long it stays open before one half-open probe. */
+  open_ms: positiveInt.default(10_000),
+});
+
+const retries = z.strictObject({
+  /** Further tries after the first, on connect errors and retryable statuses, before any byte reached the client. */
+  attempts: z.number().int().nonnegative().default(2),
+  backoff_ms: z.number().int().nonnegative().default(50),
+});
+
 const backend = z.strictObject({
   engine: z.enum(ENGINES),
   /** Replicas of the same model server. A `simulator` backend without urls runs in-process. */
@@ -34,6 +50,18 @@ const backend = z.strictObject({
   queue_limit: z.number().int().nonnegative().default(4096),
   price: price.optional(),
   timeouts: timeouts.default({ connect_ms: 5_000, first_byte_ms: 600_000, idle_ms: 120_000 }),
+  /** The engine runs with priority scheduling (vLLM `--scheduling-policy priority`, SGLang `--enable-priority-scheduling`). */
+  priority_scheduling: z.boolean().default(false),
+  /** Which stage's queue this backend serves next (level 1); default: `scheduler.stage`. */
+  scheduler: policyName.optional(),
+  circuit: circuit.default({ failures: 5, open_ms: 10_000 }),
+  retries: retries.default({ attempts: 2, backoff_ms: 50 }),
+});
+
+const fallback = z.strictObject({
+  backend: z.string(),
+  model: z.string().optional(),
+  params: z.record(z.string(), z.unknown()).optional(),
 });
 
 const stage = z.strictObject({
@@ -42,6 +70,21 @@ const stage = z.strictObject({
   model: z.string().optional(),
   /** Request fields the stage sets; they override the client's values. */
   params: z.record(z.string(), z.unknown()).optional(),
+  /** Which request inside this stage's queue goes next (level 2); default: `scheduler.request`. */
+  scheduler: policyName.optional(),
+  /** Share of its backend under the `fair` stage scheduler. */
+  weight: z.number().positive().default(1),
+  /** Other backends to use when the primary's circuit is open or its estimated wait is too long. */
+  fallbacks: z.array(fallback).default([]),
+  /** Reroute to a fallback when the primary's estimated queue wait exceeds this. */
+  reroute_wait_ms: positiveInt.optional(),
+});
+
+const scheduler = z.strictObject({
+  stage: policyName.default('fcfs'),
+  request: policyName.default('fcfs'),
+  /** Waiting this long raises a request's effective priority by one, so nothing starves. */
+  aging_ms: positiveInt.default(2_000),
 });
 
 const server = z.strictObject({
@@ -58,9 +101,12 @@ export const configSchema = z.strictObject({
   server: server.default(server.parse({})),
   backends: z.record(z.string(), backend),
   stages: z.record(z.string(), stage).default({}),
+  scheduler: scheduler.default({ stage: 'fcfs', request: 'fcfs', aging_ms: 2_000 }),
 });
 
 export type Config = z.infer<typeof configSchema>;
 export type BackendConfig = z.infer<typeof backend>;
 export type StageConfig = z.infer<typeof stage>;
 export type PriceConfig = z.infer<typeof price>;
+export type FallbackConfig = z.infer<typeof fallback>;
+export type SchedulerConfig = z.infer<typeof scheduler>;

@@ -3,12 +3,14 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { asOrlaError, notFound } from '../errors.js';
 import type { Backend } from '../routing/backends.js';
+import type { Policies } from '../routing/scheduler/factory.js';
 import type { StageMapper } from '../routing/types.js';
 import { requireApiKey } from './auth.js';
 import { Exchange } from './exchange.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Platform } from './platform.js';
 import { proxyRoute, ROUTE_PATHS, type ProxyDeps } from './proxy.js';
+import { backendsApi } from './backends-api.js';
 import { readiness } from './ready.js';
 import type { RouteKind } from './validate.js';
 
@@ -16,6 +18,7 @@ export interface GatewayDeps {
   config: Config;
   backends: ReadonlyMap<string, Backend>;
   mapper: StageMapper;
+  policies: Policies;
   platform: Platform;
   metrics: GatewayMetrics;
   log: Logger;
@@ -65,8 +68,17 @@ export function createApp(deps: GatewayDeps): Hono<Env> {
   if (config.server.api_keys.length > 0) app.use('/v1/*', requireApiKey(config.server.api_keys));
 
   app.get('/v1/models', (c) => c.json({ object: 'list', data: listModels(config, created) }));
+  app.route('/v1/backends', backendsApi(deps.backends));
 
+  const defaultPolicy = { requestScheduler: deps.policies.request(config.scheduler.request), weight: 1 };
+  const stagePolicies = new Map(
+    Object.entries(config.stages).map(([name, s]) => [
+      name,
+      { requestScheduler: deps.policies.request(s.scheduler ?? config.scheduler.request), weight: s.weight },
+    ]),
+  );
   const proxyDeps: ProxyDeps = {
+    queuePolicy: (stage) => stagePolicies.get(stage) ?? defaultPolicy,
     mapper: deps.mapper,
     backends: deps.backends,
     platform,

@@ -1,15 +1,18 @@
 import type { Context } from 'hono';
-import { badRequest, unsupportedMediaType } from '../errors.js';
+import { badRequest, clientClosed, unsupportedMediaType } from '../errors.js';
 import { identify } from '../sessions/identity.js';
-import type { Backend } from '../routing/backends.js';
+import type { Backend, Lease, Ticket } from '../routing/backends.js';
+import { dispatch } from '../routing/dispatch.js';
+import { chooseTarget } from '../routing/reroute.js';
+import type { RequestScheduler } from '../routing/scheduler/types.js';
 import type { StageMapper } from '../routing/types.js';
-import type { UpstreamResponse } from '../routing/upstream/types.js';
+import type { UpstreamClient } from '../routing/upstream/types.js';
 import type { Exchange } from './exchange.js';
 import { returnedHeaders, splitRequestHeaders } from './headers.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Platform, ResponseHead } from './platform.js';
 import { relaySse } from './sse.js';
-import { usageOfJson } from './usage.js';
+import { usageOfJson, type Usage } from './usage.js';
 import { validateBody, type RouteKind } from './validate.js';
 
 export interface ProxyDeps {
@@ -20,6 +23,8 @@ export interface ProxyDeps {
   bodyLimitBytes: number;
   /** With gateway auth on, the client's Authorization is Orla's key and never goes upstream. */
   gatewayAuth: boolean;
+  /** A configured stage's level-2 policy and `fair` weight. */
+  queuePolicy(stage: string): { requestScheduler: RequestScheduler; weight: number };
 }
 
 export const ROUTE_PATHS: Record<RouteKind, string> = {
@@ -55,7 +60,9 @@ export function proxyRoute(kind: RouteKind, deps: ProxyDeps) {
     const identity = identify(orla, body);
     exchange.requestedStage = identity.stage;
     exchange.run = identity.run;
-    const target = await deps.mapper.map({ identity, body });
+    const mapped = await deps.mapper.map({ identity, body });
+    const { target, rerouted } = chooseTarget(mapped, deps.backends);
+    const backend = deps.backends.get(target.backend)!;
     exchange.stage = target.stage;
     exchange.backend = target.backend;
 
@@ -74,8 +81,8 @@ export function proxyRoute(kind: RouteKind, deps: ProxyDeps) {
         stripUsageChunk = true;
       }
     }
+    setEnginePriority(body, backend, identity.priority);
 
-    const backend = deps.backends.get(target.backend)!;
     const apiKey = backend.config.api_key;
     if (apiKey) forward.authorization = `Bearer ${apiKey}`;
     else if (!deps.gatewayAuth && typeof headers.authorization === 'string') forward.authorization = headers.authorization;
@@ -83,12 +90,14 @@ export function proxyRoute(kind: RouteKind, deps: ProxyDeps) {
     forward['accept-encoding'] = 'identity'; // bytes pass through untouched, and usage stays readable
     forward['x-request-id'] = exchange.id;
 
-    const responseHeaders = {
+    const stage = identity.stage ?? target.stage;
+    const responseHeaders: Record<string, string> = {
       'x-request-id': exchange.id,
       'x-orla-backend': backend.name,
-      'x-orla-stage': identity.stage ?? target.stage,
-      ...(identity.run === undefined ? {} : { 'x-orla-workflow-run': identity.run }),
+      'x-orla-stage': stage,
     };
+    if (identity.run !== undefined) responseHeaders['x-orla-workflow-run'] = identity.run;
+    if (rerouted) responseHeaders['x-orla-rerouted'] = mapped.backend;
     return forwardTo(c, deps, exchange, backend, {
       path,
       body: JSON.stringify(body),
@@ -96,11 +105,36 @@ export function proxyRoute(kind: RouteKind, deps: ProxyDeps) {
       streaming,
       stripUsageChunk,
       responseHeaders,
+      ticket: {
+        stage,
+        run: identity.run,
+        priority: identity.priority ?? 0,
+        promptTokens: Math.ceil(text.length / 4), // ~4 bytes of JSON per token: enough to rank jobs
+        ...deps.queuePolicy(target.stage),
+        deadlineMs: identity.deadlineMs,
+      },
     });
   };
 }
 
+/**
+ * X-Orla-Priority is "higher first"; an engine gets it only when it runs priority scheduling, in its
+ * own convention (vLLM: lower first; SGLang and the simulator: higher first). Otherwise no `priority`
+ * field is sent at all: engines without it reject the request.
+ */
+function setEnginePriority(body: Record<string, unknown>, backend: Backend, priority: number | undefined): void {
+  if (!backend.config.priority_scheduling || !ENGINES_WITH_PRIORITY.has(backend.config.engine)) {
+    delete body.priority;
+    return;
+  }
+  if (priority !== undefined) body.priority = backend.config.engine === 'vllm' ? -priority : priority;
+}
+
+const ENGINES_WITH_PRIORITY = new Set(['vllm', 'sglang', 'simulator']);
+
+
 interface Outbound {
+  ticket: Omit<Ticket, 'signal'>;
   path: string;
   body: string;
   headers: Record<string, string>;
@@ -110,35 +144,18 @@ interface Outbound {
 }
 
 async function forwardTo(c: Context, deps: ProxyDeps, exchange: Exchange, backend: Backend, out: Outbound): Promise<Response> {
-  const replica = backend.pickReplica();
-  const client = replica.client;
-  replica.inFlight++;
-  deps.metrics.inFlight.inc({ backend: backend.name });
-  let released = false;
-  const release = () => {
-    if (released) return;
-    released = true;
-    replica.inFlight--;
-    deps.metrics.inFlight.dec({ backend: backend.name });
-  };
   const signal = c.req.raw.signal;
-  const clientGone = () => {
-    release();
-    exchange.finish(499);
-    return deps.platform.send(c, { status: 499, headers: {} }, '');
-  };
-
-  const dispatchedAt = performance.now();
-  let upstream: UpstreamResponse;
-  try {
-    upstream = await client.request({ method: 'POST', path: out.path, headers: out.headers, body: out.body, signal });
-  } catch (err) {
-    if (signal.aborted) return clientGone();
-    release();
-    throw client.describeError(err, backend.name);
-  }
+  let client!: UpstreamClient;
+  let sentAt = 0;
+  const { lease, response: upstream } = await dispatch(backend, { ...out.ticket, signal }, (replica) => {
+    client = replica.client;
+    sentAt = performance.now();
+    return client.request({ method: 'POST', path: out.path, headers: out.headers, body: out.body, signal });
+  });
   const respondedAt = performance.now();
+  const orlaMs = sentAt - exchange.started - lease.queueMs; // parse, map, queue bookkeeping; not the wait
   const headers: ResponseHead['headers'] = { ...returnedHeaders(upstream.headers), ...out.responseHeaders };
+  headers['x-orla-queue-ms'] = lease.queueMs.toFixed(3);
   const isSse = out.streaming && upstream.status < 300 && String(upstream.headers['content-type']).startsWith('text/event-stream');
 
   if (!isSse) {
@@ -146,20 +163,19 @@ async function forwardTo(c: Context, deps: ProxyDeps, exchange: Exchange, backen
     try {
       bytes = await readAll(upstream.body);
     } catch (err) {
-      if (signal.aborted) return clientGone();
-      release();
-      throw client.describeError(err, backend.name);
+      finishLease(lease, signal.aborted ? 'gone' : 500);
+      throw signal.aborted ? clientClosed() : client.describeError(err, backend.name);
     }
-    release();
     const usage = upstream.status < 300 ? usageOfJson(bytes.toString('utf8')) : undefined;
-    exchange.overheadMs = dispatchedAt - exchange.started;
-    headers['x-orla-overhead-ms'] = exchange.overheadMs.toFixed(3);
+    finishLease(lease, upstream.status, usage);
+    exchange.overheadMs = orlaMs;
+    headers['x-orla-overhead-ms'] = orlaMs.toFixed(3);
     exchange.firstByteAt = performance.now();
     exchange.finish(upstream.status, usage);
     return deps.platform.send(c, { status: upstream.status, headers }, bytes);
   }
 
-  exchange.overheadMs = dispatchedAt - exchange.started + (performance.now() - respondedAt);
+  exchange.overheadMs = orlaMs + (performance.now() - respondedAt);
   headers['x-orla-overhead-ms'] = exchange.overheadMs.toFixed(3);
   const chunks = relaySse(upstream.body, {
     stripUsageChunk: out.stripUsageChunk,
@@ -167,12 +183,18 @@ async function forwardTo(c: Context, deps: ProxyDeps, exchange: Exchange, backen
     clientGone: () => signal.aborted,
     onFirstChunk: () => (exchange.firstByteAt = performance.now()),
     onEnd: (outcome) => {
-      release();
-      if (outcome.clientGone) exchange.finish(499, outcome.usage);
-      else exchange.finish(outcome.error?.status ?? upstream.status, outcome.usage, outcome.error?.message);
+      const status = outcome.clientGone ? 499 : outcome.error?.status ?? upstream.status;
+      finishLease(lease, outcome.clientGone ? 'gone' : status, outcome.usage);
+      exchange.finish(status, outcome.usage, outcome.error?.message);
     },
   });
   return deps.platform.stream(c, { status: upstream.status, headers }, chunks);
+}
+
+/** Frees the slot: a 5xx counts against the replica's circuit, a client that left does not. */
+function finishLease(lease: Lease, status: number | 'gone', usage?: Usage): void {
+  const outcome = status === 'gone' ? 'neutral' : status >= 500 ? 'failure' : 'success';
+  lease.release(outcome, usage ? usage.promptTokens + usage.completionTokens : undefined);
 }
 
 async function readAll(body: AsyncIterable<Uint8Array>): Promise<Buffer> {

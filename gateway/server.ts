@@ -3,8 +3,9 @@ import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { closeBackends, createBackends } from '../routing/backends.js';
 import { ExplicitMapper } from '../routing/mappers/explicit.js';
+import { closeBackends, createBackends } from '../routing/registry.js';
+import { loadPolicies } from '../routing/scheduler/factory.js';
 import { UndiciUpstream } from '../routing/upstream/undici.js';
 import { startSimulator } from '../simulator/index.js';
 import { createApp } from './app.js';
@@ -25,23 +26,29 @@ export interface RunningGateway {
 
 export interface StartOptions {
   log?: Logger;
+  /** Where module paths in the config (custom policies) are relative to; default: the working directory. */
+  baseDir?: string;
 }
 
 export async function startGateway(config: Config, options: StartOptions = {}): Promise<RunningGateway> {
   const log = options.log ?? pino({ level: config.server.log_level, base: undefined });
+  const policies = await loadPolicies(config, options.baseDir ?? process.cwd());
   const simulators = await Promise.all(
     Object.entries(config.backends)
       .filter(([, b]) => b.engine === 'simulator' && !b.urls)
       .map(async ([name, b]) => [name, await startSimulator({ profile: b.profile, speed: b.speed, port: 0 })] as const),
   );
   const simulatorUrls = new Map(simulators.map(([name, sim]) => [name, [sim.url]]));
+  const metrics = new GatewayMetrics();
   const backends = createBackends(
     config,
     (name, backend) => backend.urls ?? simulatorUrls.get(name)!,
     (url, timeouts) => new UndiciUpstream(url, timeouts),
+    policies,
+    metrics,
   );
-  const metrics = new GatewayMetrics();
-  const app = createApp({ config, backends, mapper: new ExplicitMapper(config.stages), platform: nodePlatform, metrics, log });
+  const mapper = new ExplicitMapper(config.stages);
+  const app = createApp({ config, backends, mapper, policies, platform: nodePlatform, metrics, log });
 
   const server = await new Promise<Server>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, () => resolve(s as Server));
@@ -55,9 +62,12 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   const close = () =>
     (closing ??= (async () => {
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+      // A keep-alive connection becomes idle when its last response ends: close each as it does.
+      const sweep = setInterval(() => server.closeIdleConnections(), 50);
       server.closeIdleConnections();
       const deadline = setTimeout(() => server.closeAllConnections(), config.server.drain_timeout_s * 1000);
       await drained;
+      clearInterval(sweep);
       clearTimeout(deadline);
       await closeBackends(backends);
       await Promise.all(simulators.map(([, sim]) => sim.close()));

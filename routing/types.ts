@@ -9,6 +9,10 @@ export interface Target {
   model: string | undefined;
   /** Fields that override the client's. */
   params: Readonly<Record<string, unknown>> | undefined;
+  /** Where to go instead when the backend cannot serve soon (same stage, other backend). */
+  fallbacks: readonly Target[];
+  /** Reroute when the backend's estimated queue wait exceeds this. */
+  rerouteWaitMs: number | undefined;
 }
 
 export interface MapRequest {

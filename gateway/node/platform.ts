@@ -32,7 +32,8 @@ export const nodePlatform: Platform = {
 
   send(c, head, body) {
     const { outgoing } = bindings(c);
-    if (!outgoing.destroyed) {
+    if (c.req.raw.signal.aborted) outgoing.destroy(); // the client is gone: its connection is of no more use
+    else if (!outgoing.destroyed) {
       outgoing.writeHead(head.status, { ...head.headers, 'content-length': Buffer.byteLength(body) });
       outgoing.end(body);
     }
@@ -47,7 +48,8 @@ export const nodePlatform: Platform = {
       if (outgoing.destroyed) break; // leaving the loop closes the source, and with it the upstream request
       if (!outgoing.write(chunk)) await drained(outgoing);
     }
-    outgoing.end();
+    if (c.req.raw.signal.aborted) outgoing.destroy();
+    else outgoing.end();
     return RESPONSE_ALREADY_SENT;
   },
 };

@@ -11,7 +11,10 @@ export class ExplicitMapper implements StageMapper {
 
   constructor(stages: Readonly<Record<string, StageConfig>>) {
     this.targets = new Map(
-      Object.entries(stages).map(([stage, s]) => [stage, { stage, backend: s.backend, model: s.model, params: s.params }]),
+      Object.entries(stages).map(([stage, s]) => {
+        const fallbacks = s.fallbacks.map((f) => ({ stage, backend: f.backend, model: f.model, params: f.params, fallbacks: [], rerouteWaitMs: undefined }));
+        return [stage, { stage, backend: s.backend, model: s.model, params: s.params, fallbacks, rerouteWaitMs: s.reroute_wait_ms }];
+      }),
     );
   }
 

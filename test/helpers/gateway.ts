@@ -6,6 +6,8 @@ import { startGateway, type RunningGateway } from '../../gateway/server.js';
 export async function startTestGateway(config: Record<string, unknown>): Promise<RunningGateway> {
   const resolved = validateConfig(config, { env: {} });
   resolved.server.port = 0;
+  // Node's fetch can leave a connection open after an abort; do not wait the production 30 s for it.
+  resolved.server.drain_timeout_s = 0.2;
   return startGateway(resolved, { log: pino({ level: 'silent' }) });
 }
 

@@ -28,7 +28,7 @@ describe('config loading', () => {
     expect(config.server).toMatchObject({ host: '127.0.0.1', port: 9000, api_keys: ['k1'], body_limit_mb: 32 });
     expect(config.backends.light).toMatchObject({ engine: 'sglang', api_key: 'secret', max_concurrency: 64, queue_limit: 4096 });
     expect(config.backends.heavy!.urls).toHaveLength(2);
-    expect(config.stages.classify).toEqual({ backend: 'light', model: 'Qwen/Qwen3-4B', params: { temperature: 0 } });
+    expect(config.stages.classify).toMatchObject({ backend: 'light', model: 'Qwen/Qwen3-4B', params: { temperature: 0 }, weight: 1, fallbacks: [] });
   });
 
   it('reads JSON as well', () => {

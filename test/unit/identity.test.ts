@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { OrlaError } from '../../errors.js';
 import { identify } from '../../sessions/identity.js';
 
-const chat = (extra: Record<string, unknown> = {}) => ({
+const chat = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
   model: 'gpt',
   messages: [
     { role: 'system', content: 'You triage support tickets.' },
@@ -66,7 +66,7 @@ describe('request identity', () => {
 
   it('infers a stable run from the conversation root and a stage from the system prompt', () => {
     const first = identify({}, chat());
-    const later = identify({}, chat({ messages: [...chat().messages, { role: 'assistant', content: 'ok' }, { role: 'user', content: 'more' }] }));
+    const later = identify({}, chat({ messages: [...(chat().messages as object[]), { role: 'assistant', content: 'ok' }, { role: 'user', content: 'more' }] }));
     expect(first.runInferred).toBe(true);
     expect(first.stageSource).toBe('inferred');
     expect(first.run).toMatch(/^auto-[0-9a-f]{14}$/);

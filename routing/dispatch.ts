@@ -1,0 +1,70 @@
+import { clientClosed } from '../errors.js';
+import type { Backend, Lease, Ticket } from './backends.js';
+import type { Replica } from './backends.js';
+import type { UpstreamResponse } from './upstream/types.js';
+
+/** Statuses worth another try elsewhere: the engine is overloaded or a proxy in front of it failed. */
+const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
+/** Failures before the engine could have started work. */
+const RETRYABLE_ERROR = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN']);
+
+export interface Dispatched {
+  lease: Lease;
+  response: UpstreamResponse;
+  attempts: number;
+}
+
+/**
+ * Waits for a slot, sends, and on a connect error or a retryable status tries again (backoff, another
+ * replica if one is free), all before any byte has reached the client. The lease is the caller's
+ * to release once the response is complete.
+ */
+export async function dispatch(backend: Backend, ticket: Ticket, send: (replica: Replica) => Promise<UpstreamResponse>): Promise<Dispatched> {
+  const { attempts: retries, backoff_ms: backoffMs } = backend.config.retries;
+  for (let attempt = 0; ; attempt++) {
+    const lease = await backend.acquire(attempt === 0 ? ticket : { ...ticket, deadlineMs: undefined });
+    let response: UpstreamResponse;
+    try {
+      response = await send(lease.replica);
+    } catch (err) {
+      if (ticket.signal?.aborted) {
+        lease.release('neutral');
+        throw clientClosed();
+      }
+      lease.release('failure');
+      if (attempt >= retries || !RETRYABLE_ERROR.has((err as { code?: string }).code ?? '')) {
+        throw lease.replica.client.describeError(err, backend.name);
+      }
+      ticket = { ...ticket, avoid: lease.replica };
+      await backoff(backoffMs, attempt, ticket.signal);
+      continue;
+    }
+    if (response.status >= 500 || response.status === 429) {
+      if (attempt < retries && RETRYABLE_STATUS.has(response.status)) {
+        response.cancel();
+        lease.release('failure');
+        ticket = { ...ticket, avoid: lease.replica };
+        await backoff(backoffMs, attempt, ticket.signal);
+        continue;
+      }
+    }
+    return { lease, response, attempts: attempt + 1 };
+  }
+}
+
+/** Exponential with full jitter; a client that leaves ends the wait. */
+function backoff(baseMs: number, attempt: number, signal: AbortSignal | undefined): Promise<void> {
+  const ms = Math.random() * baseMs * 2 ** attempt;
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(clientClosed());
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(clientClosed());
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
