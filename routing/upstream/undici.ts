@@ -32,7 +32,8 @@ export class UndiciUpstream implements UpstreamClient {
       status: response.statusCode,
       headers: response.headers,
       body,
-      cancel: () => body.destroy(),
+      // dump() reads a short remainder so the connection can be reused, and never emits an unhandled error.
+      cancel: () => void body.dump({ limit: 64 * 1024 }).catch(() => {}),
     };
   }
 

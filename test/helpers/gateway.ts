@@ -3,12 +3,12 @@ import { validateConfig } from '../../config/load.js';
 import { startGateway, type RunningGateway } from '../../gateway/server.js';
 
 /** A gateway on an ephemeral port with the given config (its `server.port` forced to 0), logging nothing. */
-export async function startTestGateway(config: Record<string, unknown>): Promise<RunningGateway> {
+export async function startTestGateway(config: Record<string, unknown>, baseDir?: string): Promise<RunningGateway> {
   const resolved = validateConfig(config, { env: {} });
   resolved.server.port = 0;
   // Node's fetch can leave a connection open after an abort; do not wait the production 30 s for it.
   resolved.server.drain_timeout_s = 0.2;
-  return startGateway(resolved, { log: pino({ level: 'silent' }) });
+  return startGateway(resolved, { log: pino({ level: 'silent' }), ...(baseDir ? { baseDir } : {}) });
 }
 
 /** A config of two backends at the given URLs, stages mapped the customer-support way. */
