@@ -1,0 +1,48 @@
+// Shared by the simulator suites: HTTP calls, SSE parsing and bounded polling (never sleeps).
+import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../simulator/index.js';
+
+export async function withSimulator<T>(options: SimulatorOptions, use: (sim: RunningSimulator) => Promise<T>): Promise<T> {
+  const sim = await startSimulator(options);
+  try {
+    return await use(sim);
+  } finally {
+    await sim.close();
+  }
+}
+
+export function post(sim: RunningSimulator, path: string, body: unknown, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<Response> {
+  return fetch(sim.url + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    signal,
+  });
+}
+
+export async function postJson(sim: RunningSimulator, path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any }> {
+  const res = await post(sim, path, body, headers);
+  return { status: res.status, json: await res.json() };
+}
+
+/** The `data:` payloads of an SSE body, in order ('[DONE]' kept as is, JSON parsed). */
+export function sseData(text: string): any[] {
+  return text
+    .split('\n\n')
+    .filter((event) => event.startsWith('data: '))
+    .map((event) => event.slice('data: '.length))
+    .map((data) => (data === '[DONE]' ? data : JSON.parse(data)));
+}
+
+/** Polls `check` on every turn of the event loop until it holds; fails after `timeoutMs`. */
+export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+export const userTurn = (content: string) => ({ role: 'user', content });
+
+/** A long, fixed system prompt: a shared prefix of many full KV blocks. */
+export const LONG_SYSTEM = Array.from({ length: 60 }, (_, i) => `Rule ${i}: answer politely and cite the policy section ${i * 7}.`).join('\n');
