@@ -92,12 +92,46 @@ export class GatewayMetrics implements RoutingObserver {
     collectDefaultMetrics({ register: this.registry, prefix: 'orla_process_' });
   }
 
+  // prom-client validates and hashes labels on every call; the children for a label set are looked
+  // up once and kept (the label sets are bounded by the config).
+  private readonly children = new Map<string, RequestChildren>();
+  private readonly backendChildren = new Map<string, BackendChildren>();
+
+  private requestChildren(r: RequestRecord): RequestChildren {
+    const key = `${r.route}\u0000${r.stage}\u0000${r.backend}\u0000${r.status}`;
+    let found = this.children.get(key);
+    if (!found) {
+      const labels = { route: r.route, stage: r.stage, backend: r.backend };
+      const tokens = { stage: r.stage, backend: r.backend };
+      found = {
+        requests: this.requests.labels({ ...labels, status: r.status }),
+        duration: this.duration.labels(labels),
+        firstByte: this.firstByte.labels(labels),
+        overhead: this.overhead.labels({ route: r.route }),
+        prompt: this.tokens.labels({ ...tokens, kind: 'prompt' }),
+        cached: this.tokens.labels({ ...tokens, kind: 'cached' }),
+        completion: this.tokens.labels({ ...tokens, kind: 'completion' }),
+      };
+      this.children.set(key, found);
+    }
+    return found;
+  }
+
+  private backendOf(backend: string): BackendChildren {
+    let found = this.backendChildren.get(backend);
+    if (!found) {
+      found = { inFlight: this.inFlightGauge.labels({ backend }), queueWait: this.queueWait.labels({ backend }) };
+      this.backendChildren.set(backend, found);
+    }
+    return found;
+  }
+
   // RoutingObserver: what the backends' queues report.
   queueDepth(backend: string, stage: string, delta: number): void {
     this.queueDepthGauge.inc({ backend, stage }, delta);
   }
   waited(backend: string, _stage: string, ms: number): void {
-    this.queueWait.observe({ backend }, ms / 1000);
+    this.backendOf(backend).queueWait.observe(ms / 1000);
   }
   rejected(backend: string, reason: string): void {
     this.rejections.inc({ backend, reason });
@@ -106,20 +140,34 @@ export class GatewayMetrics implements RoutingObserver {
     this.circuitGauge.set({ backend, replica }, CIRCUIT_VALUE[state]);
   }
   inFlight(backend: string, delta: number): void {
-    this.inFlightGauge.inc({ backend }, delta);
+    this.backendOf(backend).inFlight.inc(delta);
   }
 
   record(r: RequestRecord): void {
-    this.requests.inc({ route: r.route, stage: r.stage, backend: r.backend, status: r.status });
-    const labels = { route: r.route, stage: r.stage, backend: r.backend };
-    this.duration.observe(labels, r.seconds);
-    if (r.firstByteSeconds !== undefined) this.firstByte.observe(labels, r.firstByteSeconds);
-    if (r.overheadSeconds !== undefined) this.overhead.observe({ route: r.route }, r.overheadSeconds);
+    const m = this.requestChildren(r);
+    m.requests.inc();
+    m.duration.observe(r.seconds);
+    if (r.firstByteSeconds !== undefined) m.firstByte.observe(r.firstByteSeconds);
+    if (r.overheadSeconds !== undefined) m.overhead.observe(r.overheadSeconds);
     if (r.usage) {
-      const at = { stage: r.stage, backend: r.backend };
-      this.tokens.inc({ ...at, kind: 'prompt' }, r.usage.promptTokens);
-      this.tokens.inc({ ...at, kind: 'cached' }, r.usage.cachedTokens);
-      this.tokens.inc({ ...at, kind: 'completion' }, r.usage.completionTokens);
+      m.prompt.inc(r.usage.promptTokens);
+      m.cached.inc(r.usage.cachedTokens);
+      m.completion.inc(r.usage.completionTokens);
     }
   }
+}
+
+interface RequestChildren {
+  requests: Counter.Internal;
+  duration: Histogram.Internal<string>;
+  firstByte: Histogram.Internal<string>;
+  overhead: Histogram.Internal<string>;
+  prompt: Counter.Internal;
+  cached: Counter.Internal;
+  completion: Counter.Internal;
+}
+
+interface BackendChildren {
+  inFlight: Gauge.Internal<string>;
+  queueWait: Histogram.Internal<string>;
 }

@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import type { StreamRelay } from './sse.js';
 
 // What the core needs from its runtime to move bytes. Node writes straight into its ServerResponse
 // (gateway/node/platform.ts); other runtimes build a Web Response (gateway/web/platform.ts).
@@ -17,6 +18,9 @@ export interface Platform {
   readBody(c: Context, limitBytes: number): Promise<string>;
   /** A complete response. */
   send(c: Context, head: ResponseHead, body: string | Uint8Array): Response;
-  /** A response whose body is written as the chunks arrive. Node resolves once it is all written. */
-  stream(c: Context, head: ResponseHead, chunks: AsyncIterable<Uint8Array>): Promise<Response>;
+  /**
+   * A response whose body is the upstream body passed through `relay` as it arrives. Node resolves
+   * once all is written; the client leaving stops the reading.
+   */
+  stream(c: Context, head: ResponseHead, body: AsyncIterable<Uint8Array>, relay: StreamRelay): Promise<Response>;
 }

@@ -11,7 +11,7 @@ import type { Exchange } from './exchange.js';
 import { returnedHeaders, splitRequestHeaders } from './headers.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Platform, ResponseHead } from './platform.js';
-import { relaySse } from './sse.js';
+import { SseRelay } from './sse.js';
 import { usageOfJson, type Usage } from './usage.js';
 import { validateBody, type RouteKind } from './validate.js';
 
@@ -177,7 +177,7 @@ async function forwardTo(c: Context, deps: ProxyDeps, exchange: Exchange, backen
 
   exchange.overheadMs = orlaMs + (performance.now() - respondedAt);
   headers['x-orla-overhead-ms'] = exchange.overheadMs.toFixed(3);
-  const chunks = relaySse(upstream.body, {
+  const relay = new SseRelay({
     stripUsageChunk: out.stripUsageChunk,
     describeError: (err) => client.describeError(err, backend.name),
     clientGone: () => signal.aborted,
@@ -188,7 +188,7 @@ async function forwardTo(c: Context, deps: ProxyDeps, exchange: Exchange, backen
       exchange.finish(status, outcome.usage, outcome.error?.message);
     },
   });
-  return deps.platform.stream(c, { status: upstream.status, headers }, chunks);
+  return deps.platform.stream(c, { status: upstream.status, headers }, upstream.body, relay);
 }
 
 /** Frees the slot: a 5xx counts against the replica's circuit, a client that left does not. */

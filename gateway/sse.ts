@@ -2,11 +2,22 @@ import { Buffer } from 'node:buffer';
 import type { OrlaError } from '../errors.js';
 import { usageOf, type Usage } from './usage.js';
 
-// Relays an engine's SSE stream to the client as it arrives, reading the usage on the way.
-// Chunks are forwarded at event boundaries: engines write one event per chunk, so nothing waits, and
-// an event can never be cut in two (which would make a later error event unparsable).
+// Relays an engine's SSE stream to the client as it arrives, reading the usage on the way. It is a
+// synchronous transform: the platform moves the bytes (Node with stream events, no promise per
+// chunk). Chunks are forwarded at event boundaries: engines write one event per chunk, so nothing
+// waits, and an event is never cut in two (which would make a later error event unparsable).
 
 const USAGE_MARKERS = [Buffer.from('"usage":{'), Buffer.from('"usage": {')];
+
+/** What a platform drives while streaming a response body. */
+export interface StreamRelay {
+  /** The bytes to send now for an upstream chunk (none while an event is incomplete). */
+  push(chunk: Uint8Array): Uint8Array | undefined;
+  /** The upstream body ended: the bytes still held. */
+  end(): Uint8Array | undefined;
+  /** Reading the upstream body failed: the error event to send, or none if the client has gone. */
+  fail(err: unknown): Uint8Array | undefined;
+}
 
 export interface RelayOptions {
   /** Drop the usage-only chunk (`choices: []`): Orla asked for it, the client did not. */
@@ -27,39 +38,70 @@ export interface RelayOutcome {
   clientGone: boolean;
 }
 
-export async function* relaySse(source: AsyncIterable<Uint8Array>, options: RelayOptions): AsyncGenerator<Uint8Array> {
-  let carry: Buffer | undefined;
-  const outcome: RelayOutcome = { usage: undefined, error: undefined, clientGone: false };
-  let first = true;
-  try {
-    for await (const chunk of source) {
-      const bytes = carry ? Buffer.concat([carry, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      const end = eventsEnd(bytes);
-      if (end === 0) {
-        carry = bytes;
-        continue;
-      }
-      carry = end < bytes.length ? bytes.subarray(end) : undefined;
-      const events = end < bytes.length ? bytes.subarray(0, end) : bytes;
-      if (first) {
-        first = false;
-        options.onFirstChunk();
-      }
-      yield hasUsage(events) ? takeUsage(events, options.stripUsageChunk, outcome) : events;
+export class SseRelay implements StreamRelay {
+  private carry: Buffer | undefined;
+  private started = false;
+  private ended = false;
+  private usage: Usage | undefined;
+
+  constructor(private readonly options: RelayOptions) {}
+
+  push(chunk: Uint8Array): Uint8Array | undefined {
+    const bytes = this.carry ? Buffer.concat([this.carry, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const end = eventsEnd(bytes);
+    if (end === 0) {
+      this.carry = bytes;
+      return undefined;
     }
-    if (carry) yield carry;
-  } catch (err) {
-    if (options.clientGone()) {
-      outcome.clientGone = true;
-      return;
+    this.carry = end < bytes.length ? bytes.subarray(end) : undefined;
+    const events = end < bytes.length ? bytes.subarray(0, end) : bytes;
+    if (!this.started) {
+      this.started = true;
+      this.options.onFirstChunk();
+    }
+    return hasUsage(events) ? this.takeUsage(events) : events;
+  }
+
+  end(): Uint8Array | undefined {
+    this.finish(undefined);
+    return this.carry;
+  }
+
+  fail(err: unknown): Uint8Array | undefined {
+    if (this.options.clientGone()) {
+      this.finish(undefined);
+      return undefined;
     }
     // After the first byte the status is sent: report the failure as an SSE error event (the OpenAI
     // clients raise it) and end the stream. Never a fake [DONE], never a silent truncation.
-    outcome.error = options.describeError(err);
-    yield Buffer.from(`data: ${outcome.error.body()}\n\n`);
-  } finally {
-    if (options.clientGone()) outcome.clientGone = true;
-    options.onEnd(outcome);
+    const error = this.options.describeError(err);
+    this.finish(error);
+    return Buffer.from(`data: ${error.body()}\n\n`);
+  }
+
+  private finish(error: OrlaError | undefined): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.options.onEnd({ usage: this.usage, error, clientGone: this.options.clientGone() });
+  }
+
+  /** Records the usage of the events that carry one, dropping usage-only chunks when asked. */
+  private takeUsage(events: Buffer): Buffer {
+    const kept: Buffer[] = [];
+    let start = 0;
+    while (start < events.length) {
+      const next = events.indexOf('\n\n', start);
+      const end = next < 0 ? events.length : next + 2;
+      const event = events.subarray(start, end);
+      start = end;
+      const payload = hasUsage(event) ? parseData(event) : undefined;
+      const usage = usageOf(payload);
+      if (usage) this.usage = usage;
+      const choices = (payload as { choices?: unknown } | undefined)?.choices;
+      const usageOnly = Array.isArray(choices) && choices.length === 0;
+      if (!(this.options.stripUsageChunk && usage && usageOnly)) kept.push(event);
+    }
+    return kept.length === 1 ? kept[0]! : Buffer.concat(kept);
   }
 }
 
@@ -72,25 +114,6 @@ function eventsEnd(bytes: Buffer): number {
 
 function hasUsage(events: Buffer): boolean {
   return USAGE_MARKERS.some((marker) => events.includes(marker));
-}
-
-/** Records the usage of the events that carry one, dropping usage-only chunks when asked. */
-function takeUsage(events: Buffer, strip: boolean, outcome: RelayOutcome): Buffer {
-  const kept: Buffer[] = [];
-  let start = 0;
-  while (start < events.length) {
-    const next = events.indexOf('\n\n', start);
-    const end = next < 0 ? events.length : next + 2;
-    const event = events.subarray(start, end);
-    start = end;
-    const payload = hasUsage(event) ? parseData(event) : undefined;
-    const usage = usageOf(payload);
-    if (usage) outcome.usage = usage;
-    const usageOnly = Array.isArray((payload as { choices?: unknown } | undefined)?.choices) &&
-      (payload as { choices: unknown[] }).choices.length === 0;
-    if (!(strip && usage && usageOnly)) kept.push(event);
-  }
-  return kept.length === 1 ? kept[0]! : Buffer.concat(kept);
 }
 
 function parseData(event: Buffer): unknown {

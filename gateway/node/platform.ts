@@ -1,5 +1,5 @@
-import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Context } from 'hono';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { payloadTooLarge } from '../../errors.js';
@@ -40,29 +40,40 @@ export const nodePlatform: Platform = {
     return RESPONSE_ALREADY_SENT;
   },
 
-  async stream(c, head, chunks) {
+  stream(c, head, body, relay) {
     const { outgoing } = bindings(c);
     outgoing.writeHead(head.status, head.headers);
-    outgoing.flushHeaders();
-    for await (const chunk of chunks) {
-      if (outgoing.destroyed) break; // leaving the loop closes the source, and with it the upstream request
-      if (!outgoing.write(chunk)) await drained(outgoing);
-    }
-    if (c.req.raw.signal.aborted) outgoing.destroy();
-    else outgoing.end();
-    return RESPONSE_ALREADY_SENT;
+    outgoing.flushHeaders(); // the client learns the status now, as from the engine itself
+    // undici's body is a Node Readable: stream events cost no promise per chunk.
+    const source = body as Readable;
+    return new Promise<Response>((resolve) => {
+      const done = () => {
+        outgoing.off('close', onClientClose);
+        resolve(RESPONSE_ALREADY_SENT);
+      };
+      const onClientClose = () => {
+        if (!outgoing.writableFinished) source.destroy(); // stop reading; the signal aborts the request
+      };
+      outgoing.on('close', onClientClose);
+      source.on('data', (chunk: Buffer) => {
+        const out = relay.push(chunk);
+        if (out && !outgoing.write(out)) {
+          source.pause();
+          outgoing.once('drain', () => source.resume());
+        }
+      });
+      source.once('end', () => {
+        const rest = relay.end();
+        if (c.req.raw.signal.aborted) outgoing.destroy();
+        else outgoing.end(rest);
+        done();
+      });
+      source.once('error', (err) => {
+        const tail = relay.fail(err);
+        if (tail && !outgoing.destroyed) outgoing.end(tail);
+        else outgoing.destroy();
+        done();
+      });
+    });
   },
 };
-
-async function drained(outgoing: ServerResponse): Promise<void> {
-  const gone = new AbortController();
-  const onClose = () => gone.abort();
-  outgoing.once('close', onClose);
-  try {
-    await once(outgoing, 'drain', { signal: gone.signal });
-  } catch {
-    // closed while waiting: the loop sees `destroyed`
-  } finally {
-    outgoing.off('close', onClose);
-  }
-}

@@ -27,15 +27,23 @@ export const webPlatform: Platform = {
 
   send: (_c, head, body) => new Response(body as BodyInit, { status: head.status, headers: toHeaders(head) }),
 
-  async stream(_c, head, chunks) {
-    const iterator = chunks[Symbol.asyncIterator]();
+  async stream(_c, head, upstream, relay) {
+    const iterator = upstream[Symbol.asyncIterator]();
     const body = new ReadableStream<Uint8Array>({
       async pull(controller) {
-        const next = await iterator.next();
-        if (next.done) controller.close();
-        else controller.enqueue(next.value);
+        try {
+          const next = await iterator.next();
+          const out = next.done ? relay.end() : relay.push(next.value);
+          if (out) controller.enqueue(out);
+          if (next.done) controller.close();
+        } catch (err) {
+          const tail = relay.fail(err);
+          if (tail) controller.enqueue(tail);
+          controller.close();
+        }
       },
-      async cancel() {
+      async cancel(reason) {
+        relay.fail(reason);
         await iterator.return?.();
       },
     });

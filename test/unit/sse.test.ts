@@ -1,31 +1,31 @@
 import { describe, expect, it } from 'vitest';
 import { upstreamTimeout } from '../../errors.js';
-import { relaySse, type RelayOutcome } from '../../gateway/sse.js';
+import { SseRelay, type RelayOutcome } from '../../gateway/sse.js';
 import { usageOfJson } from '../../gateway/usage.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const chunk = (obj: unknown) => `data: ${JSON.stringify(obj)}\n\n`;
 const USAGE = { prompt_tokens: 12, completion_tokens: 3, total_tokens: 15, prompt_tokens_details: { cached_tokens: 8 } };
 
-async function relay(parts: (string | Error)[], stripUsageChunk: boolean, clientGone = false) {
-  async function* source() {
-    for (const part of parts) {
-      if (part instanceof Error) throw part;
-      yield enc(part);
-    }
-  }
+/** Drives the relay the way a platform does: push each chunk, then end or fail. */
+function relay(parts: (string | Error)[], stripUsageChunk: boolean, clientGone = false) {
   let outcome: RelayOutcome | undefined;
   let firstChunks = 0;
-  const out: string[] = [];
-  for await (const bytes of relaySse(source(), {
+  const sse = new SseRelay({
     stripUsageChunk,
     describeError: () => upstreamTimeout('backend x: the engine stopped sending mid-response'),
     clientGone: () => clientGone,
     onFirstChunk: () => firstChunks++,
     onEnd: (o) => (outcome = o),
-  })) {
-    out.push(Buffer.from(bytes).toString());
+  });
+  const out: string[] = [];
+  const send = (bytes: Uint8Array | undefined) => bytes && out.push(Buffer.from(bytes).toString());
+  const failure = parts.find((p): p is Error => p instanceof Error);
+  for (const part of parts) {
+    if (part instanceof Error) break;
+    send(sse.push(enc(part)));
   }
+  send(failure ? sse.fail(failure) : sse.end());
   return { out, outcome: outcome!, firstChunks };
 }
 
@@ -33,33 +33,33 @@ const content = chunk({ choices: [{ index: 0, delta: { content: 'hi' } }] });
 const usageChunk = chunk({ choices: [], usage: USAGE });
 
 describe('SSE relay', () => {
-  it('forwards each event as it comes and reads the usage without changing a byte', async () => {
+  it('forwards each event as it comes and reads the usage without changing a byte', () => {
     const parts = [content, content, usageChunk, 'data: [DONE]\n\n'];
-    const { out, outcome, firstChunks } = await relay(parts, false);
+    const { out, outcome, firstChunks } = relay(parts, false);
     expect(out).toEqual(parts);
     expect(outcome.usage).toEqual({ promptTokens: 12, completionTokens: 3, cachedTokens: 8 });
     expect(firstChunks).toBe(1);
   });
 
-  it('drops the usage chunk Orla asked for when the client did not', async () => {
-    const { out, outcome } = await relay([content, usageChunk + 'data: [DONE]\n\n'], true);
+  it('drops the usage chunk Orla asked for when the client did not', () => {
+    const { out, outcome } = relay([content, usageChunk + 'data: [DONE]\n\n'], true);
     expect(out.join('')).toBe(content + 'data: [DONE]\n\n');
     expect(outcome.usage?.promptTokens).toBe(12);
   });
 
-  it('keeps usage carried on a content chunk even when stripping', async () => {
+  it('keeps usage carried on a content chunk even when stripping', () => {
     const withUsage = chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage: USAGE });
-    const { out } = await relay([withUsage], true);
+    const { out } = relay([withUsage], true);
     expect(out.join('')).toBe(withUsage);
   });
 
-  it('never cuts an event in two: a split event goes out whole', async () => {
-    const { out } = await relay([content.slice(0, 10), content.slice(10) + content.slice(0, 5), content.slice(5)], false);
+  it('never cuts an event in two: a split event goes out whole', () => {
+    const { out } = relay([content.slice(0, 10), content.slice(10) + content.slice(0, 5), content.slice(5)], false);
     expect(out).toEqual([content, content]);
   });
 
-  it('ends a failed stream with an SSE error event, never a fake [DONE]', async () => {
-    const { out, outcome } = await relay([content, new Error('stall')], false);
+  it('ends a failed stream with an SSE error event, never a fake [DONE]', () => {
+    const { out, outcome } = relay([content, new Error('stall')], false);
     expect(out[0]).toBe(content);
     expect(JSON.parse(out[1]!.slice('data: '.length))).toEqual({
       error: { message: 'backend x: the engine stopped sending mid-response', type: 'timeout_error', code: 'upstream_timeout', param: null },
@@ -68,15 +68,15 @@ describe('SSE relay', () => {
     expect(outcome.error?.status).toBe(504);
   });
 
-  it('writes nothing more when the client is the one that left', async () => {
-    const { out, outcome } = await relay([content, new Error('aborted')], false, true);
+  it('writes nothing more when the client is the one that left', () => {
+    const { out, outcome } = relay([content, new Error('aborted')], false, true);
     expect(out).toEqual([content]);
     expect(outcome.clientGone).toBe(true);
   });
 
-  it('reads usage from a Responses API completion event', async () => {
+  it('reads usage from a Responses API completion event', () => {
     const event = `event: response.completed\ndata: ${JSON.stringify({ type: 'response.completed', response: { usage: { input_tokens: 5, output_tokens: 2, input_tokens_details: { cached_tokens: 1 } } } })}\n\n`;
-    const { outcome } = await relay([event], false);
+    const { outcome } = relay([event], false);
     expect(outcome.usage).toEqual({ promptTokens: 5, completionTokens: 2, cachedTokens: 1 });
   });
 });

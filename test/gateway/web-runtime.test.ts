@@ -1,0 +1,92 @@
+import { http, HttpResponse } from 'msw';
+import { setupServer } from 'msw/node';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validateConfig } from '../../config/load.js';
+import { createApp } from '../../gateway/app.js';
+import { GatewayMetrics } from '../../gateway/metrics.js';
+import { webPlatform } from '../../gateway/web/platform.js';
+import { ExplicitMapper } from '../../routing/mappers/explicit.js';
+import { createBackends } from '../../routing/registry.js';
+import { loadPolicies } from '../../routing/scheduler/factory.js';
+import { FetchUpstream } from '../../routing/upstream/fetch.js';
+
+// The runtime-agnostic core on its Web-standard path (Workers, Deno, Bun): Request in, Response out,
+// fetch upstream. The engine is mocked with msw.
+
+const received: { body: Record<string, unknown>; headers: Headers }[] = [];
+const encoder = new TextEncoder();
+const sse = (events: unknown[]) =>
+  new ReadableStream({
+    start(controller) {
+      for (const e of events) controller.enqueue(encoder.encode(`data: ${typeof e === 'string' ? e : JSON.stringify(e)}\n\n`));
+      controller.close();
+    },
+  });
+
+const engine = setupServer(
+  http.post('http://engine.test/v1/chat/completions', async ({ request }) => {
+    const body = (await request.json()) as Record<string, unknown>;
+    received.push({ body, headers: request.headers });
+    if (body.stream) {
+      return new HttpResponse(
+        sse([
+          { choices: [{ index: 0, delta: { role: 'assistant', content: '' } }] },
+          { choices: [{ index: 0, delta: { content: 'Hi' } }] },
+          { choices: [], usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 } },
+          '[DONE]',
+        ]),
+        { headers: { 'content-type': 'text/event-stream' } },
+      );
+    }
+    return HttpResponse.json({ id: 'x', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: 'stop' }], usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 } });
+  }),
+);
+
+let app: ReturnType<typeof createApp>;
+
+beforeAll(async () => {
+  engine.listen({ onUnhandledRequest: 'error' });
+  const config = validateConfig({
+    backends: { main: { engine: 'openai', urls: ['http://engine.test/v1'], api_key: 'sk-upstream' } },
+    stages: { default: { backend: 'main', model: 'gpt-x' } },
+  });
+  const policies = await loadPolicies(config, '.');
+  const metrics = new GatewayMetrics();
+  const backends = createBackends(config, (_n, b) => b.urls!, (url, t) => new FetchUpstream(url, t), policies, metrics);
+  app = createApp({ config, backends, mapper: new ExplicitMapper(config.stages), policies, platform: webPlatform, metrics, log: pino({ level: 'silent' }) });
+});
+afterAll(() => engine.close());
+
+const call = (body: object, headers: Record<string, string> = {}) =>
+  app.fetch(new Request('http://orla.test/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }));
+
+describe('the gateway on the Web-standard path', () => {
+  it('maps, forwards with the backend key, and answers with Orla\'s headers', async () => {
+    const res = await call({ model: 'any', messages: [{ role: 'user', content: 'hi' }] }, { 'x-orla-stage': 'reply', 'x-orla-workflow-run': 'w1' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-orla-backend')).toBe('main');
+    expect(res.headers.get('x-orla-workflow-run')).toBe('w1');
+    expect((await res.json()).choices[0].message.content).toBe('Hi');
+    const last = received.at(-1)!;
+    expect(last.body.model).toBe('gpt-x');
+    expect(last.headers.get('authorization')).toBe('Bearer sk-upstream');
+    expect(last.headers.get('x-orla-stage')).toBeNull();
+  });
+
+  it('streams through a Web ReadableStream and drops the usage chunk the client did not ask for', async () => {
+    const res = await call({ model: 'any', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const text = await res.text();
+    expect(text).toContain('"content":"Hi"');
+    expect(text).not.toContain('usage');
+    expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
+    expect(received.at(-1)!.body.stream_options).toEqual({ include_usage: true });
+  });
+
+  it('gives the OpenAI error envelope for bad input', async () => {
+    const res = await app.fetch(new Request('http://orla.test/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' }));
+    expect(res.status).toBe(400);
+    expect((await res.json()).error.code).toBe('invalid_json');
+  });
+});
