@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { checkCommand } from './check.js';
+import { demoCommand } from './demo.js';
 import { serveCommand } from './serve.js';
 import { simCommand } from './sim.js';
 
@@ -13,6 +14,7 @@ const program = new Command('orla')
   .version(version)
   .addCommand(serveCommand())
   .addCommand(simCommand())
-  .addCommand(checkCommand());
+  .addCommand(checkCommand())
+  .addCommand(demoCommand());
 
 await program.parseAsync(process.argv);
