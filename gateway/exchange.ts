@@ -36,6 +36,8 @@ export class Exchange {
       overheadSeconds: this.overheadMs === undefined ? undefined : this.overheadMs / 1000,
       usage,
     });
+    const level = status >= 500 ? 'warn' : 'info';
+    if (!this.log.isLevelEnabled(level)) return;
     const line = {
       id: this.id,
       route: this.route,
@@ -51,8 +53,7 @@ export class Exchange {
       completion_tokens: usage?.completionTokens,
       error: reason,
     };
-    if (status >= 500) this.log.warn(line, 'request failed');
-    else this.log.info(line, 'request');
+    this.log[level](line, status >= 500 ? 'request failed' : 'request');
   }
 }
 

@@ -161,7 +161,8 @@ async function forwardTo(c: Context, deps: ProxyDeps, exchange: Exchange, backen
   if (!isSse) {
     let bytes: Buffer;
     try {
-      bytes = await readAll(upstream.body);
+      const body = await upstream.readAll();
+      bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     } catch (err) {
       finishLease(lease, signal.aborted ? 'gone' : 500);
       throw signal.aborted ? clientClosed() : client.describeError(err, backend.name);
@@ -195,10 +196,4 @@ async function forwardTo(c: Context, deps: ProxyDeps, exchange: Exchange, backen
 function finishLease(lease: Lease, status: number | 'gone', usage?: Usage): void {
   const outcome = status === 'gone' ? 'neutral' : status >= 500 ? 'failure' : 'success';
   lease.release(outcome, usage ? usage.promptTokens + usage.completionTokens : undefined);
-}
-
-async function readAll(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of body) chunks.push(chunk);
-  return chunks.length === 1 ? Buffer.from(chunks[0]!) : Buffer.concat(chunks);
 }

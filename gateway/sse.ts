@@ -7,7 +7,8 @@ import { usageOf, type Usage } from './usage.js';
 // chunk). Chunks are forwarded at event boundaries: engines write one event per chunk, so nothing
 // waits, and an event is never cut in two (which would make a later error event unparsable).
 
-const USAGE_MARKERS = [Buffer.from('"usage":{'), Buffer.from('"usage": {')];
+const USAGE_KEY = Buffer.from('"usage":');
+const LF = 10;
 
 /** What a platform drives while streaming a response body. */
 export interface StreamRelay {
@@ -47,7 +48,7 @@ export class SseRelay implements StreamRelay {
   constructor(private readonly options: RelayOptions) {}
 
   push(chunk: Uint8Array): Uint8Array | undefined {
-    const bytes = this.carry ? Buffer.concat([this.carry, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const bytes = this.carry ? Buffer.concat([this.carry, chunk]) : asBuffer(chunk);
     const end = eventsEnd(bytes);
     if (end === 0) {
       this.carry = bytes;
@@ -105,15 +106,25 @@ export class SseRelay implements StreamRelay {
   }
 }
 
+const asBuffer = (chunk: Uint8Array) => (Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+
 /** Where the last complete event ends (0: none yet). Engines frame with "\n\n"; the SSE spec also allows CRLF. */
 function eventsEnd(bytes: Buffer): number {
+  const n = bytes.length;
+  if (n >= 2 && bytes[n - 1] === LF && bytes[n - 2] === LF) return n; // the usual case: whole events, no scan
   const lf = bytes.lastIndexOf('\n\n');
   const crlf = bytes.lastIndexOf('\r\n\r\n');
   return Math.max(lf < 0 ? 0 : lf + 2, crlf < 0 ? 0 : crlf + 4);
 }
 
+/** Whether some `"usage":` in the bytes holds an object (engines that send `"usage":null` in every chunk are skipped). */
 function hasUsage(events: Buffer): boolean {
-  return USAGE_MARKERS.some((marker) => events.includes(marker));
+  for (let at = events.indexOf(USAGE_KEY); at >= 0; at = events.indexOf(USAGE_KEY, at + USAGE_KEY.length)) {
+    let next = at + USAGE_KEY.length;
+    while (events[next] === 32) next++;
+    if (events[next] === 123 /* { */) return true;
+  }
+  return false;
 }
 
 function parseData(event: Buffer): unknown {

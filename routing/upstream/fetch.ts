@@ -55,7 +55,13 @@ export class FetchUpstream implements UpstreamClient {
         reader.cancel().catch(() => {});
       }
     }
-    return { status: response.status, headers, body: chunks(), cancel: () => void reader?.cancel().catch(() => {}) };
+    const body = chunks();
+    const readAll = async () => {
+      const parts: Uint8Array[] = [];
+      for await (const part of body) parts.push(part);
+      return new Uint8Array(await new Blob(parts as BlobPart[]).arrayBuffer());
+    };
+    return { status: response.status, headers, body, readAll, cancel: () => void reader?.cancel().catch(() => {}) };
   }
 
   describeError(err: unknown, backend: string): OrlaError {

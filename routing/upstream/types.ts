@@ -15,8 +15,10 @@ export interface UpstreamRequest {
 export interface UpstreamResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  /** Chunks as they arrive; iterate it fully, or `cancel()` it. */
+  /** Chunks as they arrive; iterate it fully, `readAll()` it, or `cancel()` it. */
   body: AsyncIterable<Uint8Array>;
+  /** The whole body at once. */
+  readAll(): Promise<Uint8Array>;
   cancel(): void;
 }
 

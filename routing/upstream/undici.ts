@@ -32,6 +32,7 @@ export class UndiciUpstream implements UpstreamClient {
       status: response.statusCode,
       headers: response.headers,
       body,
+      readAll: async () => new Uint8Array(await body.arrayBuffer()),
       // dump() reads a short remainder so the connection can be reused, and never emits an unhandled error.
       cancel: () => void body.dump({ limit: 64 * 1024 }).catch(() => {}),
     };
