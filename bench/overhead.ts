@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { median, percentile, runLoad, type LoadResult } from './load.js';
-import { startTs } from './processes.js';
+import { cpuMs, startTs } from './processes.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const messages = [{ role: 'user', content: 'Summarise the ticket: my card was charged twice for one order.' }];
@@ -18,6 +18,10 @@ const SCENARIOS = [
   { name: 'streaming 50 chunks', connections: 1, requests: 200, body: { model: 'sim-instant', messages, max_tokens: 50, ignore_eos: true, stream: true } },
   { name: 'streaming 50 chunks', connections: 50, requests: 1500, body: { model: 'sim-instant', messages, max_tokens: 50, ignore_eos: true, stream: true } },
 ];
+
+// ONLY=<index> runs one scenario (for quick A/B checks while optimising).
+const only = process.env.ONLY === undefined ? undefined : Number(process.env.ONLY);
+const scenarios = SCENARIOS.filter((_, i) => only === undefined || i === only);
 
 const sim = await startTs('cli/main.ts', ['sim', '--profile', 'instant', '--port', '0'], 'simulator');
 const dir = mkdtempSync(join(tmpdir(), 'orla-bench-'));
@@ -33,14 +37,18 @@ const targets = { direct: sim.url, bare: bare.url, orla: orla.url };
 type Name = keyof typeof targets;
 const rows: string[] = [];
 try {
-  for (const scenario of SCENARIOS) {
+  for (const scenario of scenarios) {
     const body = JSON.stringify(scenario.body);
     const results: Record<Name, LoadResult[]> = { direct: [], bare: [], orla: [] };
+    const cpu: Record<Name, number> = { direct: 0, bare: 0, orla: 0 }; // the proxy's own CPU ms, summed over rounds
     for (const name of Object.keys(targets) as Name[]) await runLoad(`${targets[name]}/v1/chat/completions`, body, scenario.connections, 50); // warm-up
     for (let round = 0; round < ROUNDS; round++) {
       const order = (Object.keys(targets) as Name[]).sort(() => Math.random() - 0.5);
       for (const name of order) {
+        const pid = name === 'direct' ? undefined : (name === 'bare' ? bare : orla).child.pid!;
+        const before = pid ? cpuMs(pid) : 0;
         results[name].push(await runLoad(`${targets[name]}/v1/chat/completions`, body, scenario.connections, scenario.requests));
+        cpu[name] += pid ? cpuMs(pid) - before : 0;
       }
     }
     const stats = Object.fromEntries(
@@ -54,21 +62,23 @@ try {
           p99: percentile(latencies, 99),
           ttfb: percentile(firstBytes, 50),
           errors: all.reduce((n, r) => n + r.errors, 0),
+          cpuUsPerRequest: (cpu[name] * 1000) / all.reduce((n, r) => n + r.requests, 0),
         }];
       }),
-    ) as Record<Name, { rps: number; p50: number; p99: number; ttfb: number; errors: number }>;
+    ) as Record<Name, { rps: number; p50: number; p99: number; ttfb: number; errors: number; cpuUsPerRequest: number }>;
     const added = (name: Name) => stats[name].p50 - stats.direct.p50;
     for (const name of Object.keys(targets) as Name[]) {
       const s = stats[name];
       const streaming = scenario.body.stream === true;
       rows.push(
-        `| ${scenario.name} | ${scenario.connections} | ${name} | ${s.rps.toFixed(0)} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${streaming ? s.ttfb.toFixed(2) : '–'} | ${name === 'direct' ? '–' : added(name).toFixed(2)} | ${s.errors} |`,
+        `| ${scenario.name} | ${scenario.connections} | ${name} | ${s.rps.toFixed(0)} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${streaming ? s.ttfb.toFixed(2) : '–'} | ${name === 'direct' ? '–' : added(name).toFixed(2)} | ${name === 'direct' ? '–' : s.cpuUsPerRequest.toFixed(0)} | ${s.errors} |`,
       );
     }
     const latencyRatio = added('orla') / Math.max(added('bare'), 1e-6);
     const throughputRatio = stats.orla.rps / stats.bare.rps;
-    rows.push(`| | | **orla ÷ bare** | **${(throughputRatio * 100).toFixed(0)}%** | | | | **${latencyRatio.toFixed(2)}x** | |`);
-    process.stderr.write(`${scenario.name} @${scenario.connections}: orla/bare throughput ${(throughputRatio * 100).toFixed(0)}%, added latency ${latencyRatio.toFixed(2)}x\n`);
+    const cpuRatio = stats.orla.cpuUsPerRequest / stats.bare.cpuUsPerRequest;
+    rows.push(`| | | **orla ÷ bare** | **${(throughputRatio * 100).toFixed(0)}%** | | | | **${latencyRatio.toFixed(2)}x** | **${cpuRatio.toFixed(2)}x** | |`);
+    process.stderr.write(`${scenario.name} @${scenario.connections}: orla/bare throughput ${(throughputRatio * 100).toFixed(0)}%, added latency ${latencyRatio.toFixed(2)}x, CPU per request ${cpuRatio.toFixed(2)}x\n`);
   }
 } finally {
   await Promise.all([orla.stop(), bare.stop(), sim.stop()]);
@@ -78,8 +88,8 @@ process.stdout.write(
   [
     `Rounds: ${ROUNDS}, interleaved; latency in ms (p50/p99 over all rounds), throughput the median round's.`,
     '',
-    '| scenario | connections | path | req/s | p50 ms | p99 ms | TTFB p50 ms | added p50 ms | errors |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| scenario | connections | path | req/s | p50 ms | p99 ms | TTFB p50 ms | added p50 ms | proxy CPU µs/req | errors |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
   ].join('\n'),

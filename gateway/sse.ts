@@ -117,9 +117,16 @@ function eventsEnd(bytes: Buffer): number {
   return Math.max(lf < 0 ? 0 : lf + 2, crlf < 0 ? 0 : crlf + 4);
 }
 
-/** Whether some `"usage":` in the bytes holds an object (engines that send `"usage":null` in every chunk are skipped). */
+/**
+ * Whether some `"usage":` in the bytes holds an object (engines that send `"usage":null` in every
+ * chunk are skipped). Usage is the last field of the last data event before `[DONE]` (OpenAI's
+ * stream format, which vLLM and SGLang follow), so only the tail of a chunk is searched.
+ */
+const USAGE_TAIL_BYTES = 1024;
+
 function hasUsage(events: Buffer): boolean {
-  for (let at = events.indexOf(USAGE_KEY); at >= 0; at = events.indexOf(USAGE_KEY, at + USAGE_KEY.length)) {
+  const from = Math.max(0, events.length - USAGE_TAIL_BYTES);
+  for (let at = events.indexOf(USAGE_KEY, from); at >= 0; at = events.indexOf(USAGE_KEY, at + USAGE_KEY.length)) {
     let next = at + USAGE_KEY.length;
     while (events[next] === 32) next++;
     if (events[next] === 123 /* { */) return true;

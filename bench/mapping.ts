@@ -1,0 +1,157 @@
+// npm run bench:mapping — the Orla paper's first experiment: stage mapping on SWE-bench.
+// 2,294 single-shot "write the patch" requests built from the real SWE-bench test set
+// (bench/mapping/workload.ts), all submitted at once, temperature 0, 128 in flight per backend.
+// Two simulated engines in child processes: light = Qwen3-4B, heavy = Qwen3-8B (H100 profiles),
+// both `--speed` times faster than real time; every time below is converted back to engine time.
+// Runs: all-heavy (the baseline: one stage on the heavy model) against OneBit (a classifier call on
+// the light model decides light or heavy), with a perfect classifier and one that errs, and each
+// with Orla's shortest-prompt-first request scheduler (sjf) instead of fcfs.
+import { parseArgs } from 'node:util';
+import { percentile } from './load.js';
+import { startTs } from './processes.js';
+import { startRouter, type Served } from './mapping/routing.js';
+import { buildWorkload, loadInstances, type SweRequest } from './mapping/workload.js';
+
+const { values: args } = parseArgs({
+  options: {
+    speed: { type: 'string', default: '20' },
+    seed: { type: 'string', default: '1' },
+    'error-rate': { type: 'string', default: '0.1' },
+    limit: { type: 'string' },
+    runs: { type: 'string', default: 'all-heavy,onebit-perfect,onebit,all-heavy-sjf,onebit-sjf' },
+    data: { type: 'string', default: '../shared/data/swe-bench/swe-bench-test.jsonl.gz' },
+  },
+});
+const SPEED = Number(args.speed);
+const SEED = Number(args.seed);
+const ERROR_RATE = Number(args['error-rate']);
+const IN_FLIGHT = 128;
+/** USD per million tokens; the embedded default's prices, no discount for cached tokens. */
+const PRICES = {
+  light: { input_per_mtok: 0.05, output_per_mtok: 0.2 },
+  heavy: { input_per_mtok: 0.1, output_per_mtok: 0.4 },
+};
+/** The classifier's budget, in engine seconds: the whole burst is classified through one queue. */
+const CLASSIFIER_TIMEOUT_S = 300;
+
+interface Run {
+  name: string;
+  label: string;
+  onebit: boolean;
+  errorRate: number;
+  request: 'fcfs' | 'sjf';
+}
+
+const ALL_RUNS: Run[] = [
+  { name: 'all-heavy', label: 'all-heavy (baseline)', onebit: false, errorRate: 0, request: 'fcfs' },
+  { name: 'onebit-perfect', label: 'OneBit, classifier always right', onebit: true, errorRate: 0, request: 'fcfs' },
+  { name: 'onebit', label: `OneBit, classifier wrong ${ERROR_RATE * 100}%`, onebit: true, errorRate: ERROR_RATE, request: 'fcfs' },
+  { name: 'all-heavy-sjf', label: 'all-heavy + sjf', onebit: false, errorRate: 0, request: 'sjf' },
+  { name: 'onebit-sjf', label: `OneBit, wrong ${ERROR_RATE * 100}%, + sjf`, onebit: true, errorRate: ERROR_RATE, request: 'sjf' },
+];
+const RUNS = ALL_RUNS.filter((r) => args.runs.split(',').includes(r.name));
+
+const instances = loadInstances(new URL(args.data, `file://${process.cwd()}/`).pathname);
+const limited = args.limit ? instances.slice(0, Number(args.limit)) : instances;
+
+interface Result {
+  run: Run;
+  wallS: number;
+  meanS: number;
+  p99S: number;
+  costUsd: number;
+  classifierUsd: number;
+  light: number;
+  heavy: number;
+  fallbacks: number;
+  errors: number;
+}
+
+async function measure(run: Run): Promise<Result> {
+  const workload = buildWorkload(limited, { seed: SEED, errorRate: run.errorRate });
+  const [light, heavy] = await Promise.all([
+    startTs('cli/main.ts', ['sim', '--profile', 'qwen3-4b-h100', '--speed', String(SPEED), '--port', '0'], 'light engine'),
+    startTs('cli/main.ts', ['sim', '--profile', 'qwen3-8b-h100', '--speed', String(SPEED), '--port', '0'], 'heavy engine'),
+  ]);
+  const router = await startRouter({
+    server: { log_level: 'silent' },
+    backends: {
+      light: { engine: 'simulator', urls: [light.url], max_concurrency: IN_FLIGHT, price: PRICES.light },
+      heavy: { engine: 'simulator', urls: [heavy.url], max_concurrency: IN_FLIGHT, price: PRICES.heavy },
+    },
+    scheduler: { stage: 'fcfs', request: run.request },
+    mappers: {
+      route: {
+        kind: 'onebit',
+        prompt: 'swe-bench',
+        classifier: { backend: 'light', model: 'Qwen/Qwen3-4B', timeout_ms: Math.round((CLASSIFIER_TIMEOUT_S * 1000) / SPEED) },
+        simple: { backend: 'light', model: 'Qwen/Qwen3-4B' },
+        complex: { backend: 'heavy', model: 'Qwen/Qwen3-8B' },
+      },
+    },
+    stages: { solve: run.onebit ? { mapper: 'route' } : { backend: 'heavy', model: 'Qwen/Qwen3-8B' } },
+  });
+  try {
+    const startedAt = performance.now();
+    let errors = 0;
+    const served = await Promise.all(
+      workload.requests.map((request: SweRequest) =>
+        router.complete(request, startedAt).catch((): Served | undefined => {
+          errors++;
+          return undefined;
+        }),
+      ),
+    );
+    const ok = served.filter((s): s is Served => s !== undefined && s.status === 200);
+    errors += served.length - errors - ok.length;
+    const engineS = (ms: number) => (ms * SPEED) / 1000;
+    const times = ok.map((s) => s.ms);
+    return {
+      run,
+      wallS: engineS(Math.max(...times)),
+      meanS: engineS(times.reduce((a, b) => a + b, 0) / times.length),
+      p99S: engineS(percentile(times, 99)),
+      costUsd: ok.reduce((sum, s) => sum + s.costUsd, 0),
+      classifierUsd: router.classification.costUsd,
+      light: ok.filter((s) => s.backend === 'light').length,
+      heavy: ok.filter((s) => s.backend === 'heavy').length,
+      fallbacks: router.classification.fallbacks,
+      errors,
+    };
+  } finally {
+    await router.close();
+    await Promise.all([light.stop(), heavy.stop()]);
+  }
+}
+
+const workload = buildWorkload(limited, { seed: SEED, errorRate: 0 });
+process.stderr.write(
+  `${workload.requests.length} requests, ${(workload.simpleShare * 100).toFixed(1)}% simple (one file, ≤ ${workload.maxSimpleLines} changed lines), engines at ${SPEED}x\n`,
+);
+const results: Result[] = [];
+for (const run of RUNS) {
+  const t0 = performance.now();
+  results.push(await measure(run));
+  process.stderr.write(`  ${run.label}: ${((performance.now() - t0) / 1000).toFixed(1)} s wall\n`);
+}
+
+const base = results.find((r) => r.run.name === 'all-heavy');
+const change = (value: number, of: number | undefined) => (of ? ` (${value <= of ? '−' : '+'}${Math.abs((1 - value / of) * 100).toFixed(0)}%)` : '');
+const rows = results.map(
+  (r) =>
+    `| ${r.run.label} | ${r.wallS.toFixed(1)}${change(r.wallS, base?.wallS)} | ${r.meanS.toFixed(1)}${change(r.meanS, base?.meanS)} | ` +
+    `${r.p99S.toFixed(1)}${change(r.p99S, base?.p99S)} | ${r.costUsd.toFixed(3)}${change(r.costUsd, base?.costUsd)} | ${r.classifierUsd.toFixed(3)} | ` +
+    `${r.light} / ${r.heavy} | ${r.fallbacks} | ${r.errors} |`,
+);
+process.stdout.write(
+  [
+    `SWE-bench test set: ${workload.requests.length} requests at once, ${(workload.simpleShare * 100).toFixed(1)}% simple by the gold patch, ` +
+      `${IN_FLIGHT} in flight per backend, temperature 0, seed ${SEED}; engines at ${SPEED}x, times in engine seconds. ` +
+      `Prices per million tokens: light $${PRICES.light.input_per_mtok} in / $${PRICES.light.output_per_mtok} out, heavy $${PRICES.heavy.input_per_mtok} in / $${PRICES.heavy.output_per_mtok} out.`,
+    '',
+    '| run | wall-clock s | mean completion s | p99 completion s | cost $ | of which classifier $ | light / heavy | fallbacks | errors |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows,
+    '',
+  ].join('\n'),
+);
