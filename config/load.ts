@@ -81,6 +81,12 @@ function crossCheck(config: Config, options: LoadOptions): string[] {
       problems.push(`${at}: profile and speed apply to an in-process simulator (no urls); set them on \`orla sim\``);
     }
   }
+  if (config.memory.pressure.low >= config.memory.pressure.high) {
+    problems.push('memory.pressure.low: must be below memory.pressure.high');
+  }
+  for (const [name, backend] of Object.entries(config.backends)) {
+    if (backend.slots !== undefined && backend.engine !== 'llamacpp') problems.push(`backends.${name}.slots: only llama.cpp has slots`);
+  }
   for (const [name, stage] of Object.entries(config.stages)) {
     if (name.startsWith('orla:')) problems.push(`stages.${name}: a stage name cannot start with "orla:"`);
     if (!(stage.backend in config.backends)) {

@@ -56,6 +56,10 @@ const backend = z.strictObject({
   scheduler: policyName.optional(),
   circuit: circuit.default({ failures: 5, open_ms: 10_000 }),
   retries: retries.default({ attempts: 2, backoff_ms: 50 }),
+  /** KV-cache size per replica in tokens; with it, Orla's ledger joins the pressure signal. */
+  kv_capacity_tokens: positiveInt.optional(),
+  /** llama.cpp: parallel slots per replica (its `-np`); each run gets one (`id_slot`). */
+  slots: positiveInt.optional(),
 });
 
 const fallback = z.strictObject({
@@ -78,6 +82,8 @@ const stage = z.strictObject({
   fallbacks: z.array(fallback).default([]),
   /** Reroute to a fallback when the primary's estimated queue wait exceeds this. */
   reroute_wait_ms: positiveInt.optional(),
+  /** The stage's cache hint; a request's X-Orla-Cache wins. */
+  cache: z.enum(['preserve', 'flush', 'auto']).default('auto'),
 });
 
 const scheduler = z.strictObject({
@@ -97,11 +103,30 @@ const server = z.strictObject({
   drain_timeout_s: z.number().nonnegative().default(30),
 });
 
+const memory = z.strictObject({
+  policy: z.enum(['flush-per-request', 'flush-per-workflow', 'preserve']).default('flush-per-workflow'),
+  /** A run with no call for this long is complete: its cache is released. */
+  idle_ttl_s: z.number().positive().default(600),
+  /** Runs kept for the workflow API (oldest evicted first). */
+  max_runs: positiveInt.default(10_000),
+  pressure: z
+    .strictObject({
+      high: z.number().gt(0).max(1).default(0.9),
+      low: z.number().gt(0).max(1).default(0.75),
+      /** How often engines' KV usage is scraped; 0 turns the monitor off. */
+      interval_ms: z.number().int().nonnegative().default(2_000),
+    })
+    .default({ high: 0.9, low: 0.75, interval_ms: 2_000 }),
+  /** A run's replica is left for the least loaded one when its load passes this many times the average. */
+  affinity_load_factor: z.number().min(1).default(1.5),
+});
+
 export const configSchema = z.strictObject({
   server: server.default(server.parse({})),
   backends: z.record(z.string(), backend),
   stages: z.record(z.string(), stage).default({}),
   scheduler: scheduler.default({ stage: 'fcfs', request: 'fcfs', aging_ms: 2_000 }),
+  memory: memory.default(memory.parse({})),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -110,3 +135,4 @@ export type StageConfig = z.infer<typeof stage>;
 export type PriceConfig = z.infer<typeof price>;
 export type FallbackConfig = z.infer<typeof fallback>;
 export type SchedulerConfig = z.infer<typeof scheduler>;
+export type MemoryConfig = z.infer<typeof memory>;

@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { asOrlaError, notFound } from '../errors.js';
+import type { MemoryManager } from '../memory/manager.js';
 import type { Backend } from '../routing/backends.js';
 import type { Policies } from '../routing/scheduler/factory.js';
 import type { StageMapper } from '../routing/types.js';
@@ -11,6 +12,7 @@ import type { GatewayMetrics } from './metrics.js';
 import type { Platform } from './platform.js';
 import { proxyRoute, ROUTE_PATHS, type ProxyDeps } from './proxy.js';
 import { backendsApi } from './backends-api.js';
+import { workflowsApi } from './workflows-api.js';
 import { readiness } from './ready.js';
 import type { RouteKind } from './validate.js';
 
@@ -19,6 +21,7 @@ export interface GatewayDeps {
   backends: ReadonlyMap<string, Backend>;
   mapper: StageMapper;
   policies: Policies;
+  memory: MemoryManager;
   platform: Platform;
   metrics: GatewayMetrics;
   log: Logger;
@@ -69,6 +72,7 @@ export function createApp(deps: GatewayDeps): Hono<Env> {
 
   app.get('/v1/models', (c) => c.json({ object: 'list', data: listModels(config, created) }));
   app.route('/v1/backends', backendsApi(deps.backends));
+  app.route('/v1/workflows', workflowsApi(deps.memory));
 
   const defaultPolicy = { requestScheduler: deps.policies.request(config.scheduler.request), weight: 1 };
   const stagePolicies = new Map(
@@ -79,6 +83,7 @@ export function createApp(deps: GatewayDeps): Hono<Env> {
   );
   const proxyDeps: ProxyDeps = {
     queuePolicy: (stage) => stagePolicies.get(stage) ?? defaultPolicy,
+    memory: deps.memory,
     mapper: deps.mapper,
     backends: deps.backends,
     platform,

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CircuitState } from '../routing/circuit.js';
+import type { MemoryObserver } from '../memory/manager.js';
 import type { RoutingObserver } from '../routing/observer.js';
 import type { Usage } from './usage.js';
 
@@ -21,7 +22,7 @@ export interface RequestRecord {
 
 const CIRCUIT_VALUE: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 };
 
-export class GatewayMetrics implements RoutingObserver {
+export class GatewayMetrics implements RoutingObserver, MemoryObserver {
   readonly registry = new Registry();
   private readonly requests = new Counter({
     name: 'orla_requests_total',
@@ -124,6 +125,27 @@ export class GatewayMetrics implements RoutingObserver {
       this.backendChildren.set(backend, found);
     }
     return found;
+  }
+
+  private readonly cacheActions = new Counter({
+    name: 'orla_cache_actions_total',
+    help: 'What the memory manager asked of engines, and what came of it (ok, refused, unsupported, failed, skipped).',
+    labelNames: ['engine', 'action', 'result'],
+    registers: [this.registry],
+  });
+  private readonly runsEnded = new Counter({
+    name: 'orla_runs_expired_total',
+    help: 'Runs dropped from the run store: idle past the TTL, or evicted for room.',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+
+  // MemoryObserver
+  cacheAction(engine: string, action: string, result: string): void {
+    this.cacheActions.inc({ engine, action, result });
+  }
+  runEnded(why: 'idle' | 'evicted'): void {
+    this.runsEnded.inc({ reason: why });
   }
 
   // RoutingObserver: what the backends' queues report.

@@ -1,7 +1,9 @@
 import type { Context } from 'hono';
 import { badRequest, clientClosed, unsupportedMediaType } from '../errors.js';
 import { identify } from '../sessions/identity.js';
-import type { Backend, Lease, Ticket } from '../routing/backends.js';
+import type { Plan } from '../memory/manager.js';
+import type { MemoryManager } from '../memory/manager.js';
+import type { Backend, Ticket } from '../routing/backends.js';
 import { dispatch } from '../routing/dispatch.js';
 import { chooseTarget } from '../routing/reroute.js';
 import type { RequestScheduler } from '../routing/scheduler/types.js';
@@ -23,6 +25,7 @@ export interface ProxyDeps {
   bodyLimitBytes: number;
   /** With gateway auth on, the client's Authorization is Orla's key and never goes upstream. */
   gatewayAuth: boolean;
+  memory: MemoryManager;
   /** A configured stage's level-2 policy and `fair` weight. */
   queuePolicy(stage: string): { requestScheduler: RequestScheduler; weight: number };
 }
@@ -82,6 +85,7 @@ export function proxyRoute(kind: RouteKind, deps: ProxyDeps) {
       }
     }
     setEnginePriority(body, backend, identity.priority);
+    const plan = deps.memory.plan(identity, backend, target.stage, body.model);
 
     const apiKey = backend.config.api_key;
     if (apiKey) forward.authorization = `Bearer ${apiKey}`;
@@ -100,7 +104,8 @@ export function proxyRoute(kind: RouteKind, deps: ProxyDeps) {
     if (rerouted) responseHeaders['x-orla-rerouted'] = mapped.backend;
     return forwardTo(c, deps, exchange, backend, {
       path,
-      body: JSON.stringify(body),
+      plan,
+      body,
       headers: forward,
       streaming,
       stripUsageChunk,
@@ -112,6 +117,7 @@ export function proxyRoute(kind: RouteKind, deps: ProxyDeps) {
         promptTokens: Math.ceil(text.length / 4), // ~4 bytes of JSON per token: enough to rank jobs
         ...deps.queuePolicy(target.stage),
         deadlineMs: identity.deadlineMs,
+        affinity: plan?.affinity,
       },
     });
   };
@@ -135,8 +141,9 @@ const ENGINES_WITH_PRIORITY = new Set(['vllm', 'sglang', 'simulator']);
 
 interface Outbound {
   ticket: Omit<Ticket, 'signal'>;
+  plan: Plan | undefined;
   path: string;
-  body: string;
+  body: Record<string, unknown>;
   headers: Record<string, string>;
   streaming: boolean;
   stripUsageChunk: boolean;
@@ -144,18 +151,42 @@ interface Outbound {
 }
 
 async function forwardTo(c: Context, deps: ProxyDeps, exchange: Exchange, backend: Backend, out: Outbound): Promise<Response> {
+  const { plan } = out;
   const signal = c.req.raw.signal;
   let client!: UpstreamClient;
   let sentAt = 0;
-  const { lease, response: upstream } = await dispatch(backend, { ...out.ticket, signal }, (replica) => {
-    client = replica.client;
-    sentAt = performance.now();
-    return client.request({ method: 'POST', path: out.path, headers: out.headers, body: out.body, signal });
-  });
+  let dispatched: Awaited<ReturnType<typeof dispatch>>;
+  try {
+    dispatched = await dispatch(backend, { ...out.ticket, signal }, (replica) => {
+      client = replica.client;
+      if (plan) deps.memory.tag(plan, replica, out.body, out.headers);
+      sentAt = performance.now();
+      return client.request({ method: 'POST', path: out.path, headers: out.headers, body: JSON.stringify(out.body), signal });
+    });
+  } catch (err) {
+    if (plan) deps.memory.completed(plan, undefined);
+    throw err;
+  }
+  const { lease, response: upstream } = dispatched;
+  /** Frees the slot (a 5xx counts against the replica's circuit, a client that left does not) and accounts the call. */
+  const settle = (status: number | 'gone', usage?: Usage, toolCalls = false) => {
+    const ok = status !== 'gone' && status < 400;
+    lease.release(status === 'gone' ? 'neutral' : status >= 500 ? 'failure' : 'success', usage ? usage.promptTokens + usage.completionTokens : undefined);
+    if (!plan) return;
+    deps.memory.completed(plan, ok ? {
+      replica: lease.replica,
+      promptTokens: usage?.promptTokens ?? 0,
+      cachedTokens: usage?.cachedTokens ?? 0,
+      completionTokens: usage?.completionTokens ?? 0,
+      costUsd: 0,
+      toolCalls,
+    } : undefined);
+  };
   const respondedAt = performance.now();
   const orlaMs = sentAt - exchange.started - lease.queueMs; // parse, map, queue bookkeeping; not the wait
   const headers: ResponseHead['headers'] = { ...returnedHeaders(upstream.headers), ...out.responseHeaders };
   headers['x-orla-queue-ms'] = lease.queueMs.toFixed(3);
+  if (plan) headers['x-orla-cache'] = deps.memory.header(plan, lease.replica);
   const isSse = out.streaming && upstream.status < 300 && String(upstream.headers['content-type']).startsWith('text/event-stream');
 
   if (!isSse) {
@@ -164,11 +195,12 @@ async function forwardTo(c: Context, deps: ProxyDeps, exchange: Exchange, backen
       const body = await upstream.readAll();
       bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     } catch (err) {
-      finishLease(lease, signal.aborted ? 'gone' : 500);
+      settle(signal.aborted ? 'gone' : 502);
       throw signal.aborted ? clientClosed() : client.describeError(err, backend.name);
     }
-    const usage = upstream.status < 300 ? usageOfJson(bytes.toString('utf8')) : undefined;
-    finishLease(lease, upstream.status, usage);
+    const text = upstream.status < 300 ? bytes.toString('utf8') : '';
+    const usage = upstream.status < 300 ? usageOfJson(text) : undefined;
+    settle(upstream.status, usage, text.includes(TOOL_CALLS_FINISH));
     exchange.overheadMs = orlaMs;
     headers['x-orla-overhead-ms'] = orlaMs.toFixed(3);
     exchange.firstByteAt = performance.now();
@@ -185,15 +217,11 @@ async function forwardTo(c: Context, deps: ProxyDeps, exchange: Exchange, backen
     onFirstChunk: () => (exchange.firstByteAt = performance.now()),
     onEnd: (outcome) => {
       const status = outcome.clientGone ? 499 : outcome.error?.status ?? upstream.status;
-      finishLease(lease, outcome.clientGone ? 'gone' : status, outcome.usage);
+      settle(outcome.clientGone ? 'gone' : status, outcome.usage, outcome.toolCalls);
       exchange.finish(status, outcome.usage, outcome.error?.message);
     },
   });
   return deps.platform.stream(c, { status: upstream.status, headers }, upstream.body, relay);
 }
 
-/** Frees the slot: a 5xx counts against the replica's circuit, a client that left does not. */
-function finishLease(lease: Lease, status: number | 'gone', usage?: Usage): void {
-  const outcome = status === 'gone' ? 'neutral' : status >= 500 ? 'failure' : 'success';
-  lease.release(outcome, usage ? usage.promptTokens + usage.completionTokens : undefined);
-}
+const TOOL_CALLS_FINISH = '"finish_reason":"tool_calls"';

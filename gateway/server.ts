@@ -8,6 +8,7 @@ import { closeBackends, createBackends } from '../routing/registry.js';
 import { loadPolicies } from '../routing/scheduler/factory.js';
 import { UndiciUpstream } from '../routing/upstream/undici.js';
 import { startSimulator } from '../simulator/index.js';
+import { createMemory } from '../memory/index.js';
 import { createApp } from './app.js';
 import { GatewayMetrics } from './metrics.js';
 import { nodePlatform } from './node/platform.js';
@@ -48,7 +49,8 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     metrics,
   );
   const mapper = new ExplicitMapper(config.stages);
-  const app = createApp({ config, backends, mapper, policies, platform: nodePlatform, metrics, log });
+  const memory = createMemory(config, backends, metrics);
+  const app = createApp({ config, backends, mapper, policies, memory: memory.manager, platform: nodePlatform, metrics, log });
 
   const server = await new Promise<Server>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, () => resolve(s as Server));
@@ -69,6 +71,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       await drained;
       clearInterval(sweep);
       clearTimeout(deadline);
+      memory.stop();
       await closeBackends(backends);
       await Promise.all(simulators.map(([, sim]) => sim.close()));
     })());

@@ -8,6 +8,7 @@ import { usageOf, type Usage } from './usage.js';
 // waits, and an event is never cut in two (which would make a later error event unparsable).
 
 const USAGE_KEY = Buffer.from('"usage":');
+const TOOL_CALLS_FINISH = '"finish_reason":"tool_calls"';
 const LF = 10;
 
 /** What a platform drives while streaming a response body. */
@@ -35,6 +36,8 @@ export interface RelayOptions {
 
 export interface RelayOutcome {
   usage: Usage | undefined;
+  /** The stream finished with tool calls: the agent is now running a tool. */
+  toolCalls: boolean;
   error: OrlaError | undefined;
   clientGone: boolean;
 }
@@ -44,6 +47,9 @@ export class SseRelay implements StreamRelay {
   private started = false;
   private ended = false;
   private usage: Usage | undefined;
+  /** The last two pieces of events: the finish chunk is among them (then maybe usage, then [DONE]). */
+  private last: Buffer | undefined;
+  private beforeLast: Buffer | undefined;
 
   constructor(private readonly options: RelayOptions) {}
 
@@ -60,6 +66,8 @@ export class SseRelay implements StreamRelay {
       this.started = true;
       this.options.onFirstChunk();
     }
+    this.beforeLast = this.last;
+    this.last = events;
     return hasUsage(events) ? this.takeUsage(events) : events;
   }
 
@@ -83,7 +91,8 @@ export class SseRelay implements StreamRelay {
   private finish(error: OrlaError | undefined): void {
     if (this.ended) return;
     this.ended = true;
-    this.options.onEnd({ usage: this.usage, error, clientGone: this.options.clientGone() });
+    const toolCalls = [this.beforeLast, this.last].some((b) => b?.includes(TOOL_CALLS_FINISH) ?? false);
+    this.options.onEnd({ usage: this.usage, toolCalls, error, clientGone: this.options.clientGone() });
   }
 
   /** Records the usage of the events that carry one, dropping usage-only chunks when asked. */

@@ -25,6 +25,8 @@ export interface Ticket {
   signal?: AbortSignal | undefined;
   /** A replica to avoid if another is free (a retry). */
   avoid?: Replica | undefined;
+  /** The replica holding the run's prefix: preferred while its load stays bounded. */
+  affinity?: Replica | undefined;
 }
 
 /** `failure` counts against the replica's circuit; `neutral` (client left, 4xx) does not. */
@@ -68,6 +70,8 @@ export class Backend {
     private readonly stageScheduler: StageScheduler,
     private readonly agingMs: number,
     private readonly observer: RoutingObserver = {},
+    /** A preferred replica is passed over when its load exceeds this many times the average. */
+    private readonly affinityLoadFactor = 1.5,
   ) {
     this.maxConcurrency = config.max_concurrency;
   }
@@ -94,7 +98,7 @@ export class Backend {
     if (ticket.signal?.aborted) return Promise.reject(clientClosed());
     const now = performance.now();
     if (this.waiting === 0) {
-      const replica = this.freeReplica(now, ticket.avoid);
+      const replica = this.freeReplica(now, ticket);
       if (replica) return Promise.resolve(this.lease(replica, ticket, now));
     }
     if (this.circuitOpen(now)) {
@@ -181,9 +185,9 @@ export class Backend {
   private pump(): void {
     while (this.waiting > 0) {
       const now = performance.now();
-      const replica = this.freeReplica(now);
-      if (!replica) return this.wakeForProbe(now);
+      if (!this.freeReplica(now)) return this.wakeForProbe(now);
       const entry = this.next(now);
+      const replica = this.freeReplica(now, entry.ticket)!;
       this.remove(entry);
       entry.cleanup();
       entry.resolve(this.lease(replica, entry.ticket, entry.enqueuedAt));
@@ -202,17 +206,31 @@ export class Backend {
     return queue.length === 1 ? queue[0]! : queue[queue[0]!.ticket.requestScheduler.pick(queue, context)]!;
   }
 
-  /** The least busy replica with a free slot whose circuit admits a request; ties rotate. */
-  private freeReplica(now: number, avoid?: Replica): Replica | undefined {
+  /**
+   * The replica for a request: its affinity replica if that can take it and is not overloaded
+   * (bounded load: at most `affinityLoadFactor` times the average in flight); otherwise the least
+   * busy replica with a free slot whose circuit admits a request, ties rotating.
+   */
+  private freeReplica(now: number, ticket?: Ticket): Replica | undefined {
+    const preferred = ticket?.affinity;
+    if (preferred && preferred !== ticket.avoid && this.canTake(preferred, now)) {
+      const average = this.replicas.reduce((sum, r) => sum + r.inFlight, 0) / this.replicas.length;
+      if (preferred.inFlight + 1 <= Math.max(1, this.affinityLoadFactor * (average + 1))) return preferred;
+    }
+    const avoid = ticket?.avoid;
     let best: Replica | undefined;
     const count = this.replicas.length;
     for (let i = 0; i < count; i++) {
       const r = this.replicas[(this.rotate + i) % count]!;
-      if (r.inFlight >= this.maxConcurrency || !r.circuit.admits(now)) continue;
+      if (!this.canTake(r, now)) continue;
       if (!best || (best === avoid && r !== avoid) || (r !== avoid && r.inFlight < best.inFlight)) best = r;
     }
     this.rotate = (this.rotate + 1) % count;
     return best;
+  }
+
+  private canTake(replica: Replica, now: number): boolean {
+    return replica.inFlight < this.maxConcurrency && replica.circuit.admits(now);
   }
 
   private lease(replica: Replica, ticket: Ticket, enqueuedAt: number): Lease {

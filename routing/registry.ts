@@ -28,7 +28,7 @@ export function createBackends(
       return new Replica(url, connect(url, timeouts), circuit);
     });
     const stageScheduler = policies.stage(backend.scheduler ?? config.scheduler.stage);
-    backends.set(name, new Backend(name, backend, replicas, stageScheduler, config.scheduler.aging_ms, observer));
+    backends.set(name, new Backend(name, backend, replicas, stageScheduler, config.scheduler.aging_ms, observer, config.memory.affinity_load_factor));
   }
   return backends;
 }

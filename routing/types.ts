@@ -1,5 +1,17 @@
 import type { Identity } from '../sessions/identity.js';
 
+/** A dynamic mapper's answer: the simple or the complex side, or the fallback side when it could not decide. */
+export type Verdict = 'simple' | 'complex' | 'fallback';
+
+/** What a dynamic mapper decided for one request (`X-Orla-Mapped`, cost accounting). */
+export interface Mapped {
+  /** The mapper's name in the config. */
+  mapper: string;
+  verdict: Verdict | undefined;
+  /** What deciding cost (a classifier call); 0 when nothing was called, e.g. a cached verdict. */
+  costUsd: number;
+}
+
 /** Where one request goes: a backend, the model to ask it for, and the stage's request fields. */
 export interface Target {
   /** The configured stage that serves the request (`default` for untagged or unknown stages). */
@@ -13,11 +25,15 @@ export interface Target {
   fallbacks: readonly Target[];
   /** Reroute when the backend's estimated queue wait exceeds this. */
   rerouteWaitMs: number | undefined;
+  /** Set when a dynamic mapper chose the target; absent for an explicit stage. */
+  mapped?: Mapped | undefined;
 }
 
 export interface MapRequest {
   identity: Identity;
   body: Readonly<Record<string, unknown>>;
+  /** The client's request: when it goes away, a mapper stops working for it (a queued classifier call leaves). */
+  signal?: AbortSignal | undefined;
 }
 
 /** Chooses the target of a request. One file per implementation (routing/mappers/). */

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../config/load.js';
 import { createApp } from '../../gateway/app.js';
 import { GatewayMetrics } from '../../gateway/metrics.js';
+import { createMemory } from '../../memory/index.js';
 import { webPlatform } from '../../gateway/web/platform.js';
 import { ExplicitMapper } from '../../routing/mappers/explicit.js';
 import { createBackends } from '../../routing/registry.js';
@@ -54,7 +55,8 @@ beforeAll(async () => {
   const policies = await loadPolicies(config, '.');
   const metrics = new GatewayMetrics();
   const backends = createBackends(config, (_n, b) => b.urls!, (url, t) => new FetchUpstream(url, t), policies, metrics);
-  app = createApp({ config, backends, mapper: new ExplicitMapper(config.stages), policies, platform: webPlatform, metrics, log: pino({ level: 'silent' }) });
+  const memory = createMemory(config, backends).manager;
+  app = createApp({ config, backends, mapper: new ExplicitMapper(config.stages), policies, memory, platform: webPlatform, metrics, log: pino({ level: 'silent' }) });
 });
 afterAll(() => engine.close());
 

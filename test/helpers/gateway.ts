@@ -4,7 +4,10 @@ import { startGateway, type RunningGateway } from '../../gateway/server.js';
 
 /** A gateway on an ephemeral port with the given config (its `server.port` forced to 0), logging nothing. */
 export async function startTestGateway(config: Record<string, unknown>, baseDir?: string): Promise<RunningGateway> {
-  const resolved = validateConfig(config, { env: {} });
+  // No background scraping unless a test asks: engines should see only what the test sends.
+  const memory = (config.memory ?? {}) as { pressure?: object };
+  const withQuietMemory = { ...config, memory: { ...memory, pressure: { interval_ms: 0, ...memory.pressure } } };
+  const resolved = validateConfig(withQuietMemory, { env: {} });
   resolved.server.port = 0;
   // Node's fetch can leave a connection open after an abort; do not wait the production 30 s for it.
   resolved.server.drain_timeout_s = 0.2;

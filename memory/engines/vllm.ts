@@ -1,0 +1,34 @@
+import { globalFlushAllowed, type ActionResult, type EngineAdapter, type EngineCall } from '../types.js';
+import { gaugeValue } from './metrics-text.js';
+
+/**
+ * vLLM has no per-request cache release. `POST /reset_prefix_cache` (served only with
+ * VLLM_SERVER_DEV_MODE=1) drops every cached block, and the engine declines while blocks are in use
+ * (it answers 200 anyway and logs a warning). Orla calls it only on an idle replica, stops asking
+ * once the endpoint is missing, and otherwise relies on affinity and vLLM's LRU.
+ */
+export function vllmAdapter(call: EngineCall): EngineAdapter {
+  const noDevMode = new Set<string>();
+  return {
+    engine: 'vllm',
+    async releaseRun(_run, replica, context): Promise<ActionResult> {
+      if (noDevMode.has(replica.url)) return { action: 'reset_prefix_cache', result: 'unsupported', detail: 'server not in dev mode' };
+      if (!globalFlushAllowed(context)) {
+        return { action: 'reset_prefix_cache', result: 'skipped', detail: 'other runs are active or cached on the replica: left to the LRU' };
+      }
+      const res = await call(replica.url, { method: 'POST', path: '/reset_prefix_cache' });
+      if (res.status === 404 || res.status === 405) {
+        noDevMode.add(replica.url);
+        return { action: 'reset_prefix_cache', result: 'unsupported', detail: 'server not in dev mode' };
+      }
+      return res.status === 200
+        ? { action: 'reset_prefix_cache', result: 'ok' }
+        : { action: 'reset_prefix_cache', result: 'failed', detail: `status ${res.status}` };
+    },
+    async usage(replica) {
+      const res = await call(replica, { method: 'GET', path: '/metrics' });
+      // Renamed in vLLM 0.10; older servers export the GPU-named gauge.
+      return res.status === 200 ? gaugeValue(res.text, ['vllm:kv_cache_usage_perc', 'vllm:gpu_cache_usage_perc']) : undefined;
+    },
+  };
+}
