@@ -1,0 +1,100 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { llamacppAdapter } from '../../memory/engines/llamacpp.js';
+import { ollamaAdapter } from '../../memory/engines/ollama.js';
+import { openaiAdapter } from '../../memory/engines/openai.js';
+import { sglangAdapter } from '../../memory/engines/sglang.js';
+import { simulatorAdapter } from '../../memory/engines/simulator.js';
+import { vllmAdapter } from '../../memory/engines/vllm.js';
+import type { EngineCall, ReleaseContext } from '../../memory/types.js';
+import { json, startRecordingEngine, type RecordingEngine } from '../helpers/recording-engine.js';
+
+// Each engine adapter against a recording engine: exactly which calls it makes, and what it reports.
+
+let engine: RecordingEngine;
+beforeAll(async () => {
+  engine = await startRecordingEngine();
+});
+afterAll(() => engine.close());
+afterEach(() => {
+  engine.received.length = 0;
+  engine.respondWith(undefined);
+});
+
+const call: EngineCall = async (url, request) => {
+  const res = await fetch(url + request.path, {
+    method: request.method,
+    headers: { 'content-type': 'application/json' },
+    body: request.body === undefined ? undefined : JSON.stringify(request.body),
+  });
+  return { status: res.status, text: await res.text() };
+};
+const calls = () => engine.received.map((r) => `${r.method} ${r.url}`);
+const idle: ReleaseContext = { othersInFlight: false, othersCached: false, underPressure: false };
+const replica = () => ({ url: engine.url, inFlight: 0 });
+
+describe('engine adapters', () => {
+  it('simulator: tags the run as its session, and frees only that session', async () => {
+    engine.respondWith((r, res) => json(res, 200, { session_id: 'run-1', freed_tokens: 64 }));
+    const adapter = simulatorAdapter(call);
+    const headers: Record<string, string> = {};
+    adapter.tagRequest!('run-1', engine.url, {}, headers);
+    expect(headers['x-session-id']).toBe('run-1');
+    expect(await adapter.releaseRun('run-1', replica(), { ...idle, othersInFlight: true })).toEqual({ action: 'session_flush', result: 'ok', detail: '64 tokens freed' });
+    expect(calls()).toEqual(['POST /v1/sessions/run-1/flush']);
+  });
+
+  it('SGLang: flushes globally only when nothing else is active or cached, and reports its refusal', async () => {
+    const adapter = sglangAdapter(call);
+    expect((await adapter.releaseRun('r', replica(), { ...idle, othersInFlight: true })).result).toBe('skipped');
+    expect((await adapter.releaseRun('r', replica(), { ...idle, othersCached: true })).result).toBe('skipped');
+    expect(calls()).toEqual([]);
+    engine.respondWith((_r, res) => res.writeHead(400).end('Cache flushed.\nPlease check backend logs for more details. (When there are running or waiting requests, the operation will not be performed.)\n'));
+    expect((await adapter.releaseRun('r', replica(), idle)).result).toBe('refused');
+    engine.respondWith((_r, res) => res.writeHead(200).end('Cache flushed.\n'));
+    expect((await adapter.releaseRun('r', replica(), { ...idle, othersCached: true, underPressure: true })).result).toBe('ok');
+    expect(calls()).toEqual(['POST /flush_cache', 'POST /flush_cache']);
+  });
+
+  it('vLLM: resets the prefix cache only when idle, and stops asking a server without dev mode', async () => {
+    const adapter = vllmAdapter(call);
+    engine.respondWith((_r, res) => res.writeHead(200).end());
+    expect((await adapter.releaseRun('r', replica(), idle)).result).toBe('ok');
+    expect((await adapter.releaseRun('r', replica(), { ...idle, othersInFlight: true })).result).toBe('skipped');
+    engine.respondWith((_r, res) => json(res, 404, { detail: 'Not Found' }));
+    expect((await adapter.releaseRun('r', replica(), idle)).result).toBe('unsupported');
+    expect((await adapter.releaseRun('r', replica(), idle)).result).toBe('unsupported');
+    expect(calls()).toEqual(['POST /reset_prefix_cache', 'POST /reset_prefix_cache']);
+  });
+
+  it('vLLM and SGLang: read KV usage from their own gauges', async () => {
+    engine.respondWith((_r, res) => res.writeHead(200).end('# HELP x\nvllm:gpu_cache_usage_perc{model_name="m"} 0.42\nsglang:token_usage{model_name="m"} 0.77\n'));
+    expect(await vllmAdapter(call).usage!(engine.url)).toBe(0.42);
+    expect(await sglangAdapter(call).usage!(engine.url)).toBe(0.77);
+  });
+
+  it('llama.cpp: gives each run its own slot and erases it at release', async () => {
+    engine.respondWith((_r, res) => json(res, 200, { id_slot: 1, n_erased: 120 }));
+    const adapter = llamacppAdapter(call, 2);
+    const first: Record<string, unknown> = {};
+    const second: Record<string, unknown> = {};
+    adapter.tagRequest!('a', engine.url, first, {});
+    adapter.tagRequest!('b', engine.url, second, {});
+    expect([first.id_slot, second.id_slot]).toEqual([0, 1]);
+    expect(first.cache_prompt).toBe(true);
+    expect((await adapter.releaseRun('b', replica(), idle)).detail).toBe('slot 1');
+    expect((await adapter.releaseRun('b', replica(), idle)).result).toBe('skipped');
+    expect(calls()).toEqual(['POST /slots/1?action=erase']);
+  });
+
+  it('Ollama: unloads the run\'s model only when no other run uses it', async () => {
+    engine.respondWith((_r, res) => json(res, 200, { done: true }));
+    const adapter = ollamaAdapter(call, () => 'qwen3:8b');
+    expect((await adapter.releaseRun('r', replica(), { ...idle, othersCached: true })).result).toBe('skipped');
+    expect((await adapter.releaseRun('r', replica(), idle)).result).toBe('ok');
+    expect(engine.received.map((r) => [r.url, r.body])).toEqual([['/api/generate', { model: 'qwen3:8b', keep_alive: 0 }]]);
+  });
+
+  it('hosted APIs: nothing to call, and says so', async () => {
+    expect(await openaiAdapter.releaseRun('r', replica(), idle)).toMatchObject({ result: 'unsupported' });
+  });
+});
