@@ -4,11 +4,16 @@
 // Two simulated engines in child processes: light = Qwen3-4B, heavy = Qwen3-8B (H100 profiles),
 // both `--speed` times faster than real time; every time below is converted back to engine time.
 // Runs: all-heavy (the baseline: one stage on the heavy model) against OneBit (a classifier call on
-// the light model decides light or heavy), with a perfect classifier and one that errs, and each
-// with Orla's shortest-prompt-first request scheduler (sjf) instead of fcfs.
+// the light model decides light or heavy), with a classifier that is always right and one that errs
+// (`--error-rate`), each also with Orla's queueing tuned for the burst: shortest prompt first (sjf)
+// inside each stage's queue, and `fair` between the classifier's queue and the simple requests' on
+// the light backend. Gateway timers are kept in engine time (divided by the speed-up).
+// Options: --speed (20), --seed (1), --error-rate (0.1), --rounds (1; medians of interleaved rounds),
+// --runs (names below), --limit (first N instances), --flat-outputs (outputs not sized by difficulty).
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { percentile } from './load.js';
-import { startTs } from './processes.js';
+import { median, percentile } from './load.js';
+import { ROOT, startTs } from './processes.js';
 import { startRouter, type Served } from './mapping/routing.js';
 import { buildWorkload, loadInstances, type SweRequest } from './mapping/workload.js';
 
@@ -17,14 +22,21 @@ const { values: args } = parseArgs({
     speed: { type: 'string', default: '20' },
     seed: { type: 'string', default: '1' },
     'error-rate': { type: 'string', default: '0.1' },
+    /** Every output the mean length instead of sized from its gold patch. */
+    'flat-outputs': { type: 'boolean', default: false },
+    /** Interleaved repetitions of every run; the table shows medians. */
+    rounds: { type: 'string', default: '1' },
     limit: { type: 'string' },
-    runs: { type: 'string', default: 'all-heavy,onebit-perfect,onebit,all-heavy-sjf,onebit-sjf' },
+    /** Comma-separated run names (see RUNS); default: all. */
+    runs: { type: 'string' },
     data: { type: 'string', default: '../shared/data/swe-bench/swe-bench-test.jsonl.gz' },
   },
 });
 const SPEED = Number(args.speed);
 const SEED = Number(args.seed);
 const ERROR_RATE = Number(args['error-rate']);
+const ROUNDS = Number(args.rounds);
+const FLAT_OUTPUTS = args['flat-outputs'] ?? false;
 const IN_FLIGHT = 128;
 /** USD per million tokens; the embedded default's prices, no discount for cached tokens. */
 const PRICES = {
@@ -33,6 +45,8 @@ const PRICES = {
 };
 /** The classifier's budget, in engine seconds: the whole burst is classified through one queue. */
 const CLASSIFIER_TIMEOUT_S = 300;
+/** The scheduler's default aging (2 s), kept in engine time. */
+const AGING_S = 2;
 
 interface Run {
   name: string;
@@ -40,18 +54,22 @@ interface Run {
   onebit: boolean;
   errorRate: number;
   request: 'fcfs' | 'sjf';
+  /** The light backend's stage scheduler: which of the classifier's and the simple requests' queues goes next. */
+  lightStages?: 'fcfs' | 'fair';
 }
 
+const wrong = `wrong ${ERROR_RATE * 100}%`;
 const ALL_RUNS: Run[] = [
   { name: 'all-heavy', label: 'all-heavy (baseline)', onebit: false, errorRate: 0, request: 'fcfs' },
-  { name: 'onebit-perfect', label: 'OneBit, classifier always right', onebit: true, errorRate: 0, request: 'fcfs' },
-  { name: 'onebit', label: `OneBit, classifier wrong ${ERROR_RATE * 100}%`, onebit: true, errorRate: ERROR_RATE, request: 'fcfs' },
-  { name: 'all-heavy-sjf', label: 'all-heavy + sjf', onebit: false, errorRate: 0, request: 'sjf' },
-  { name: 'onebit-sjf', label: `OneBit, wrong ${ERROR_RATE * 100}%, + sjf`, onebit: true, errorRate: ERROR_RATE, request: 'sjf' },
+  { name: 'all-heavy-sjf', label: 'all-heavy, sjf', onebit: false, errorRate: 0, request: 'sjf' },
+  { name: 'onebit-right', label: 'OneBit, classifier always right', onebit: true, errorRate: 0, request: 'fcfs' },
+  { name: 'onebit-right-tuned', label: 'OneBit, always right, sjf + fair light', onebit: true, errorRate: 0, request: 'sjf', lightStages: 'fair' },
+  { name: 'onebit', label: `OneBit, classifier ${wrong}`, onebit: true, errorRate: ERROR_RATE, request: 'fcfs' },
+  { name: 'onebit-tuned', label: `OneBit, ${wrong}, sjf + fair light`, onebit: true, errorRate: ERROR_RATE, request: 'sjf', lightStages: 'fair' },
 ];
-const RUNS = ALL_RUNS.filter((r) => args.runs.split(',').includes(r.name));
+const RUNS = args.runs ? ALL_RUNS.filter((r) => args.runs!.split(',').includes(r.name)) : ALL_RUNS;
 
-const instances = loadInstances(new URL(args.data, `file://${process.cwd()}/`).pathname);
+const instances = loadInstances(resolve(ROOT, args.data)); // relative to the repository
 const limited = args.limit ? instances.slice(0, Number(args.limit)) : instances;
 
 interface Result {
@@ -68,7 +86,7 @@ interface Result {
 }
 
 async function measure(run: Run): Promise<Result> {
-  const workload = buildWorkload(limited, { seed: SEED, errorRate: run.errorRate });
+  const workload = buildWorkload(limited, { seed: SEED, errorRate: run.errorRate, flatOutputs: FLAT_OUTPUTS });
   const [light, heavy] = await Promise.all([
     startTs('cli/main.ts', ['sim', '--profile', 'qwen3-4b-h100', '--speed', String(SPEED), '--port', '0'], 'light engine'),
     startTs('cli/main.ts', ['sim', '--profile', 'qwen3-8b-h100', '--speed', String(SPEED), '--port', '0'], 'heavy engine'),
@@ -76,10 +94,10 @@ async function measure(run: Run): Promise<Result> {
   const router = await startRouter({
     server: { log_level: 'silent' },
     backends: {
-      light: { engine: 'simulator', urls: [light.url], max_concurrency: IN_FLIGHT, price: PRICES.light },
+      light: { engine: 'simulator', urls: [light.url], max_concurrency: IN_FLIGHT, price: PRICES.light, scheduler: run.lightStages ?? 'fcfs' },
       heavy: { engine: 'simulator', urls: [heavy.url], max_concurrency: IN_FLIGHT, price: PRICES.heavy },
     },
-    scheduler: { stage: 'fcfs', request: run.request },
+    scheduler: { stage: 'fcfs', request: run.request, aging_ms: Math.round((AGING_S * 1000) / SPEED) },
     mappers: {
       route: {
         kind: 'onebit',
@@ -93,17 +111,15 @@ async function measure(run: Run): Promise<Result> {
   });
   try {
     const startedAt = performance.now();
-    let errors = 0;
+    let firstError: unknown;
     const served = await Promise.all(
       workload.requests.map((request: SweRequest) =>
-        router.complete(request, startedAt).catch((): Served | undefined => {
-          errors++;
-          return undefined;
-        }),
+        router.complete(request, startedAt).catch((err: unknown): undefined => void (firstError ??= err)),
       ),
     );
     const ok = served.filter((s): s is Served => s !== undefined && s.status === 200);
-    errors += served.length - errors - ok.length;
+    const errors = served.length - ok.length;
+    if (errors > 0) process.stderr.write(`  ${run.label}: ${errors} failed; first: ${String(firstError ?? served.find((s) => s && s.status !== 200)?.status)}\n`);
     const engineS = (ms: number) => (ms * SPEED) / 1000;
     const times = ok.map((s) => s.ms);
     return {
@@ -124,16 +140,44 @@ async function measure(run: Run): Promise<Result> {
   }
 }
 
-const workload = buildWorkload(limited, { seed: SEED, errorRate: 0 });
+const workload = buildWorkload(limited, { seed: SEED, errorRate: 0, flatOutputs: FLAT_OUTPUTS });
 process.stderr.write(
-  `${workload.requests.length} requests, ${(workload.simpleShare * 100).toFixed(1)}% simple (one file, ≤ ${workload.maxSimpleLines} changed lines), engines at ${SPEED}x\n`,
+  `${workload.requests.length} requests, ${(workload.simpleShare * 100).toFixed(1)}% simple (one file, ≤ ${workload.maxSimpleLines} changed lines), ` +
+    `engines at ${SPEED}x, ${ROUNDS} round(s)\n`,
 );
-const results: Result[] = [];
-for (const run of RUNS) {
-  const t0 = performance.now();
-  results.push(await measure(run));
-  process.stderr.write(`  ${run.label}: ${((performance.now() - t0) / 1000).toFixed(1)} s wall\n`);
+// Rounds interleave the runs, so that whatever else the machine does falls on all of them alike.
+const rounds = new Map<Run, Result[]>(RUNS.map((run) => [run, []]));
+for (let round = 1; round <= ROUNDS; round++) {
+  for (const run of RUNS) {
+    const t0 = performance.now();
+    rounds.get(run)!.push(await measure(run));
+    process.stderr.write(`  round ${round}, ${run.label}: ${((performance.now() - t0) / 1000).toFixed(1)} s wall\n`);
+  }
 }
+
+/** Each figure's median over the rounds. */
+const results = RUNS.map((run): Result => {
+  const all = rounds.get(run)!;
+  const mid = (pick: (r: Result) => number) => median(all.map(pick));
+  return {
+    run,
+    wallS: mid((r) => r.wallS),
+    meanS: mid((r) => r.meanS),
+    p99S: mid((r) => r.p99S),
+    costUsd: mid((r) => r.costUsd),
+    classifierUsd: mid((r) => r.classifierUsd),
+    light: mid((r) => r.light),
+    heavy: mid((r) => r.heavy),
+    fallbacks: mid((r) => r.fallbacks),
+    errors: Math.max(...all.map((r) => r.errors)),
+  };
+});
+const spread = Math.max(
+  ...RUNS.map((run) => {
+    const means = rounds.get(run)!.map((r) => r.meanS);
+    return (Math.max(...means) - Math.min(...means)) / median(means);
+  }),
+);
 
 const base = results.find((r) => r.run.name === 'all-heavy');
 const change = (value: number, of: number | undefined) => (of ? ` (${value <= of ? '−' : '+'}${Math.abs((1 - value / of) * 100).toFixed(0)}%)` : '');
@@ -147,7 +191,10 @@ process.stdout.write(
   [
     `SWE-bench test set: ${workload.requests.length} requests at once, ${(workload.simpleShare * 100).toFixed(1)}% simple by the gold patch, ` +
       `${IN_FLIGHT} in flight per backend, temperature 0, seed ${SEED}; engines at ${SPEED}x, times in engine seconds. ` +
-      `Prices per million tokens: light $${PRICES.light.input_per_mtok} in / $${PRICES.light.output_per_mtok} out, heavy $${PRICES.heavy.input_per_mtok} in / $${PRICES.heavy.output_per_mtok} out.`,
+      (FLAT_OUTPUTS ? 'Every output the mean length (--flat-outputs). ' : '') +
+      `Classifier: Qwen3-4B on the light backend, prompt swe-bench, reads ≤ 4,000 characters, timeout ${CLASSIFIER_TIMEOUT_S} s. ` +
+      `Prices per million tokens: light $${PRICES.light.input_per_mtok} in / $${PRICES.light.output_per_mtok} out, heavy $${PRICES.heavy.input_per_mtok} in / $${PRICES.heavy.output_per_mtok} out.` +
+      (ROUNDS > 1 ? ` Medians of ${ROUNDS} interleaved rounds; mean completion varied by up to ${(spread * 100).toFixed(0)}% between rounds.` : ''),
     '',
     '| run | wall-clock s | mean completion s | p99 completion s | cost $ | of which classifier $ | light / heavy | fallbacks | errors |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',

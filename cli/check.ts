@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { describeStage } from '../config/mappers.js';
 import { exitOnConfigError, resolveConfig } from './config.js';
 
 /** `orla check`: validate a config and print the resolved mapping. */
@@ -16,7 +17,7 @@ export function checkCommand(): Command {
       lines.push('', 'stages:');
       for (const [name, s] of Object.entries(config.stages)) {
         const params = s.params ? ` · params ${JSON.stringify(s.params)}` : '';
-        lines.push(`  ${name} → ${s.backend} · model ${s.model ?? '(the client\'s)'}${params}`);
+        lines.push(`  ${name} → ${describeStage(s, config.mappers)}${params}`);
       }
       if (!('default' in config.stages)) lines.push('  (no default stage: untagged and unknown stages get a 404)');
       process.stdout.write(`${lines.join('\n')}\n`);

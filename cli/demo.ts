@@ -84,7 +84,7 @@ async function startEmbedded(speed: number | undefined) {
   const gateway = await startGateway(config, { log: pino({ level: 'silent' }) });
   const stages = Object.entries(config.stages)
     .filter(([name]) => name !== 'default')
-    .map(([name, s]) => `${name} → ${s.backend} (${s.model ?? 'client model'})`);
+    .map(([name, s]) => `${name} → ${s.backend ?? `mapper ${s.mapper}`} (${s.model ?? 'client model'})`);
   return {
     url: gateway.url,
     title: 'embedded gateway',

@@ -1,3 +1,4 @@
+import { dirname, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { startGateway } from '../gateway/server.js';
 import { exitOnConfigError, parsePort, resolveConfig } from './config.js';
@@ -10,8 +11,10 @@ export function serveCommand(): Command {
     .option('-p, --port <port>', 'port to listen on (overrides server.port)', portArgument)
     .action(async (options: { config?: string; host?: string; port?: number }) => {
       const config = await resolveConfig(options).catch(exitOnConfigError);
-      const gateway = await startGateway(config);
-      const stages = Object.entries(config.stages).map(([name, s]) => `${name} → ${s.backend}`).join(', ');
+      // Module paths in a config (custom policies, mappers) are relative to the config file.
+      const baseDir = options.config ? dirname(resolve(options.config)) : process.cwd();
+      const gateway = await startGateway(config, { baseDir }).catch(exitOnConfigError);
+      const stages = Object.entries(config.stages).map(([name, s]) => `${name} → ${s.backend ?? `mapper ${s.mapper}`}`).join(', ');
       process.stdout.write(
         [
           `orla gateway listening on ${gateway.url}`,

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { interpolateEnv, type EnvProblem } from './env.js';
+import { crossCheckMappers } from './mappers.js';
 import { configSchema, type Config } from './schema.js';
 
 /** Every mistake in a config file, each naming the key path and why; the gateway does not start. */
@@ -89,7 +90,7 @@ function crossCheck(config: Config, options: LoadOptions): string[] {
   }
   for (const [name, stage] of Object.entries(config.stages)) {
     if (name.startsWith('orla:')) problems.push(`stages.${name}: a stage name cannot start with "orla:"`);
-    if (!(stage.backend in config.backends)) {
+    if (stage.backend !== undefined && !(stage.backend in config.backends)) {
       problems.push(`stages.${name}.backend: unknown backend "${stage.backend}" (known: ${backendNames.join(', ')})`);
     }
     if (stage.params && 'model' in stage.params) {
@@ -101,6 +102,7 @@ function crossCheck(config: Config, options: LoadOptions): string[] {
       }
     });
   }
+  problems.push(...crossCheckMappers(config));
   return problems;
 }
 

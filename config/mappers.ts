@@ -139,6 +139,26 @@ export function mappedSides(config: MappingConfig): { at: string; backend: strin
   return sides;
 }
 
+/** Where a stage's requests go, in one line (`orla check`, `orla serve`). */
+export function describeStage(stage: MappedStage, mappers: MappingConfig['mappers']): string {
+  const where = (s: { backend: string; model?: string | undefined }) => `${s.backend} · model ${s.model ?? "(the client's)"}`;
+  if (stage.mapper === undefined) return where({ backend: stage.backend ?? '?', model: stage.model });
+  const m = mappers?.[stage.mapper];
+  const named = `mapper ${stage.mapper}`;
+  switch (m?.kind) {
+    case 'onebit':
+      return `${named} (onebit, asks ${where(m.classifier)}): simple → ${where(m.simple)}; complex → ${where(m.complex)}; undecided → ${m.fallback}`;
+    case 'threshold':
+      return `${named} (${m.score} < ${m.threshold}): → ${where(m.simple)}; else → ${where(m.complex)}`;
+    case 'cost':
+      return `${named} (cheapest of ${m.candidates.map(where).join(', ')}; quality ${m.mode})`;
+    case 'module':
+      return `${named} (module ${m.path})`;
+    default:
+      return `${named} (unknown)`;
+  }
+}
+
 const PRIORITY_ENGINES = new Set(['vllm', 'sglang', 'simulator']);
 const OPEN_WEIGHT_ENGINES = ['vllm', 'sglang', 'llamacpp', 'ollama', 'simulator'];
 const VLLM_ENGINES = ['vllm', 'simulator'];

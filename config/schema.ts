@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { backendMapperKeys, mapperConfigKeys, stageMapperKeys } from './mappers.js';
 
 // The configuration file's shape (DESIGN.md, "Configuration"). Keys are a public contract: extend, never rename.
 // Objects are strict so a misspelt key is an error at start-up, not a silently ignored setting.
@@ -60,6 +61,7 @@ const backend = z.strictObject({
   kv_capacity_tokens: positiveInt.optional(),
   /** llama.cpp: parallel slots per replica (its `-np`); each run gets one (`id_slot`). */
   slots: positiveInt.optional(),
+  ...backendMapperKeys,
 });
 
 const fallback = z.strictObject({
@@ -69,7 +71,9 @@ const fallback = z.strictObject({
 });
 
 const stage = z.strictObject({
-  backend: z.string(),
+  /** Absent when the stage names a `mapper`. */
+  backend: z.string().optional(),
+  ...stageMapperKeys,
   /** Rewritten into the request; absent: the client's model is kept. */
   model: z.string().optional(),
   /** Request fields the stage sets; they override the client's values. */
@@ -127,6 +131,7 @@ export const configSchema = z.strictObject({
   stages: z.record(z.string(), stage).default({}),
   scheduler: scheduler.default({ stage: 'fcfs', request: 'fcfs', aging_ms: 2_000 }),
   memory: memory.default(memory.parse({})),
+  ...mapperConfigKeys,
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -104,7 +104,7 @@ function listModels(config: Config, created: number) {
     object: 'model',
     created,
     owned_by: 'orla',
-    orla: { stage, backend: s.backend, model: s.model ?? null },
+    orla: { stage, backend: s.backend ?? null, mapper: s.mapper ?? null, model: s.model ?? null },
   }));
   const models = [...new Set(Object.values(config.stages).flatMap((s) => (s.model ? [s.model] : [])))].map((id) => ({
     id,

@@ -13,6 +13,8 @@ export class Exchange {
   run: string | undefined;
   firstByteAt: number | undefined;
   overheadMs: number | undefined;
+  /** This completion's cost at its backend's prices (a classifier's call is counted under its own stage). */
+  costUsd: number | undefined;
   private finished = false;
 
   constructor(
@@ -35,6 +37,7 @@ export class Exchange {
       firstByteSeconds: this.firstByteAt === undefined ? undefined : (this.firstByteAt - this.started) / 1000,
       overheadSeconds: this.overheadMs === undefined ? undefined : this.overheadMs / 1000,
       usage,
+      costUsd: this.costUsd,
     });
     const level = status >= 500 ? 'warn' : 'info';
     if (!this.log.isLevelEnabled(level)) return;

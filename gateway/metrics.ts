@@ -1,7 +1,10 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CircuitState } from '../routing/circuit.js';
 import type { MemoryObserver } from '../memory/manager.js';
+import type { TokenUsage } from '../routing/cost.js';
+import type { FallbackReason, MapperObserver } from '../routing/mappers/types.js';
 import type { RoutingObserver } from '../routing/observer.js';
+import type { Verdict } from '../routing/types.js';
 import type { Usage } from './usage.js';
 
 // Labels use the configured stage (not the requested name) so their number is bounded by the config.
@@ -18,11 +21,12 @@ export interface RequestRecord {
   firstByteSeconds: number | undefined;
   overheadSeconds: number | undefined;
   usage: Usage | undefined;
+  costUsd: number | undefined;
 }
 
 const CIRCUIT_VALUE: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 };
 
-export class GatewayMetrics implements RoutingObserver, MemoryObserver {
+export class GatewayMetrics implements MapperObserver, RoutingObserver, MemoryObserver {
   readonly registry = new Registry();
   private readonly requests = new Counter({
     name: 'orla_requests_total',
@@ -89,6 +93,25 @@ export class GatewayMetrics implements RoutingObserver, MemoryObserver {
     registers: [this.registry],
   });
 
+  private readonly cost = new Counter({
+    name: 'orla_cost_usd_total',
+    help: 'Estimated cost in USD (engine-reported tokens at the backend\'s prices), by backend and stage; classifier calls under onebit:<mapper>.',
+    labelNames: ['backend', 'stage'],
+    registers: [this.registry],
+  });
+  private readonly mapperDecisions = new Counter({
+    name: 'orla_mapper_decisions_total',
+    help: 'Requests a dynamic mapper mapped, by mapper, verdict (simple, complex, fallback, none) and whether a cached verdict answered.',
+    labelNames: ['mapper', 'verdict', 'cached'],
+    registers: [this.registry],
+  });
+  private readonly mapperFallbacks = new Counter({
+    name: 'orla_mapper_fallbacks_total',
+    help: 'Classifier calls that could not decide (timeout, error, invalid answer): the request went to the fallback side.',
+    labelNames: ['mapper', 'reason'],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'orla_process_' });
   }
@@ -112,6 +135,7 @@ export class GatewayMetrics implements RoutingObserver, MemoryObserver {
         prompt: this.tokens.labels({ ...tokens, kind: 'prompt' }),
         cached: this.tokens.labels({ ...tokens, kind: 'cached' }),
         completion: this.tokens.labels({ ...tokens, kind: 'completion' }),
+        cost: this.cost.labels({ backend: r.backend, stage: r.stage }),
       };
       this.children.set(key, found);
     }
@@ -176,6 +200,21 @@ export class GatewayMetrics implements RoutingObserver, MemoryObserver {
       m.cached.inc(r.usage.cachedTokens);
       m.completion.inc(r.usage.completionTokens);
     }
+    if (r.costUsd) m.cost.inc(r.costUsd);
+  }
+
+  // MapperObserver: what dynamic mappers report.
+  mapped(mapper: string, verdict: Verdict | undefined, cached: boolean): void {
+    this.mapperDecisions.inc({ mapper, verdict: verdict ?? 'none', cached: String(cached) });
+  }
+  classifierFailed(mapper: string, reason: FallbackReason): void {
+    this.mapperFallbacks.inc({ mapper, reason });
+  }
+  internalUsage(backend: string, stage: string, usage: TokenUsage, costUsd: number): void {
+    this.tokens.inc({ stage, backend, kind: 'prompt' }, usage.promptTokens);
+    this.tokens.inc({ stage, backend, kind: 'cached' }, usage.cachedTokens);
+    this.tokens.inc({ stage, backend, kind: 'completion' }, usage.completionTokens);
+    if (costUsd > 0) this.cost.inc({ backend, stage }, costUsd);
   }
 }
 
@@ -187,6 +226,7 @@ interface RequestChildren {
   prompt: Counter.Internal;
   cached: Counter.Internal;
   completion: Counter.Internal;
+  cost: Counter.Internal;
 }
 
 interface BackendChildren {

@@ -5,6 +5,7 @@ import type { Plan } from '../memory/manager.js';
 import type { MemoryManager } from '../memory/manager.js';
 import type { Backend, Ticket } from '../routing/backends.js';
 import { dispatch } from '../routing/dispatch.js';
+import { costOf, formatUsd } from '../routing/cost.js';
 import { chooseTarget } from '../routing/reroute.js';
 import type { RequestScheduler } from '../routing/scheduler/types.js';
 import type { StageMapper } from '../routing/types.js';
@@ -63,7 +64,7 @@ export function proxyRoute(kind: RouteKind, deps: ProxyDeps) {
     const identity = identify(orla, body);
     exchange.requestedStage = identity.stage;
     exchange.run = identity.run;
-    const mapped = await deps.mapper.map({ identity, body });
+    const mapped = await deps.mapper.map({ identity, body, signal: c.req.raw.signal });
     const { target, rerouted } = chooseTarget(mapped, deps.backends);
     const backend = deps.backends.get(target.backend)!;
     exchange.stage = target.stage;
@@ -102,6 +103,7 @@ export function proxyRoute(kind: RouteKind, deps: ProxyDeps) {
     };
     if (identity.run !== undefined) responseHeaders['x-orla-workflow-run'] = identity.run;
     if (rerouted) responseHeaders['x-orla-rerouted'] = mapped.backend;
+    if (mapped.mapped?.verdict) responseHeaders['x-orla-mapped'] = mapped.mapped.verdict;
     return forwardTo(c, deps, exchange, backend, {
       path,
       plan,
@@ -110,6 +112,7 @@ export function proxyRoute(kind: RouteKind, deps: ProxyDeps) {
       streaming,
       stripUsageChunk,
       responseHeaders,
+      mappingCostUsd: mapped.mapped?.costUsd ?? 0,
       ticket: {
         stage,
         run: identity.run,
@@ -148,6 +151,8 @@ interface Outbound {
   streaming: boolean;
   stripUsageChunk: boolean;
   responseHeaders: Record<string, string>;
+  /** What mapping it cost (a classifier call): part of its X-Orla-Cost-Usd and its run's cost. */
+  mappingCostUsd: number;
 }
 
 async function forwardTo(c: Context, deps: ProxyDeps, exchange: Exchange, backend: Backend, out: Outbound): Promise<Response> {
@@ -171,6 +176,7 @@ async function forwardTo(c: Context, deps: ProxyDeps, exchange: Exchange, backen
   /** Frees the slot (a 5xx counts against the replica's circuit, a client that left does not) and accounts the call. */
   const settle = (status: number | 'gone', usage?: Usage, toolCalls = false) => {
     const ok = status !== 'gone' && status < 400;
+    exchange.costUsd = usage ? costOf(usage, backend.config.price) : undefined;
     lease.release(status === 'gone' ? 'neutral' : status >= 500 ? 'failure' : 'success', usage ? usage.promptTokens + usage.completionTokens : undefined);
     if (!plan) return;
     deps.memory.completed(plan, ok ? {
@@ -178,7 +184,7 @@ async function forwardTo(c: Context, deps: ProxyDeps, exchange: Exchange, backen
       promptTokens: usage?.promptTokens ?? 0,
       cachedTokens: usage?.cachedTokens ?? 0,
       completionTokens: usage?.completionTokens ?? 0,
-      costUsd: 0,
+      costUsd: (exchange.costUsd ?? 0) + out.mappingCostUsd,
       toolCalls,
     } : undefined);
   };
@@ -201,6 +207,7 @@ async function forwardTo(c: Context, deps: ProxyDeps, exchange: Exchange, backen
     const text = upstream.status < 300 ? bytes.toString('utf8') : '';
     const usage = upstream.status < 300 ? usageOfJson(text) : undefined;
     settle(upstream.status, usage, text.includes(TOOL_CALLS_FINISH));
+    headers['x-orla-cost-usd'] = formatUsd((exchange.costUsd ?? 0) + out.mappingCostUsd);
     exchange.overheadMs = orlaMs;
     headers['x-orla-overhead-ms'] = orlaMs.toFixed(3);
     exchange.firstByteAt = performance.now();

@@ -3,7 +3,9 @@ import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { ExplicitMapper } from '../routing/mappers/explicit.js';
+import { ConfigError } from '../config/load.js';
+import { createMapper } from '../routing/mappers/factory.js';
+import { verifyModels } from '../routing/mappers/verify-models.js';
 import { closeBackends, createBackends } from '../routing/registry.js';
 import { loadPolicies } from '../routing/scheduler/factory.js';
 import { UndiciUpstream } from '../routing/upstream/undici.js';
@@ -48,7 +50,20 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     policies,
     metrics,
   );
-  const mapper = new ExplicitMapper(config.stages);
+  const freeAll = () => Promise.all([closeBackends(backends), ...simulators.map(([, sim]) => sim.close())]);
+  const mapper = await createMapper(config, backends, {
+    baseDir: options.baseDir ?? process.cwd(),
+    requestScheduler: policies.request(config.scheduler.request),
+    observer: metrics,
+  }).catch(async (err: unknown) => {
+    await freeAll();
+    throw err;
+  });
+  const modelProblems = config.verify_models ? await verifyModels(config, backends) : [];
+  if (modelProblems.length > 0) {
+    await freeAll();
+    throw new ConfigError(modelProblems);
+  }
   const memory = createMemory(config, backends, metrics);
   const app = createApp({ config, backends, mapper, policies, memory: memory.manager, platform: nodePlatform, metrics, log });
 

@@ -35,6 +35,9 @@ export const SYSTEM_PROMPT =
   'Write the patch that resolves the issue. Answer with one unified diff in git format and nothing else.';
 
 const MAX_OUTPUT_TOKENS = 4_096;
+/** Qwen3's context window: prompt and output must fit, as in any harness (it cuts 8 of the 2,294 prompts). */
+const CONTEXT_TOKENS = 40_960;
+const CHARS_PER_TOKEN = 3.3; // a little under what this text averages, to be safe
 const MAX_FILE_BYTES = 10 * 1024;
 const BYTES_PER_LINE = 36; // Python source, as in most SWE-bench repositories
 
@@ -75,7 +78,16 @@ function simpleLineLimit(shapes: readonly PatchShape[], share: number): number {
   return limit > 1 && share - shareAt(limit - 1) < shareAt(limit) - share ? limit - 1 : limit;
 }
 
-export function buildWorkload(instances: readonly Instance[], options: { seed: number; errorRate: number; simpleShare?: number }): Workload {
+export interface WorkloadOptions {
+  seed: number;
+  /** Share of requests the simulated classifier judges wrongly. */
+  errorRate: number;
+  simpleShare?: number;
+  /** Every output as long as the mean, instead of sized from its gold patch (difficulty no longer predicts length). */
+  flatOutputs?: boolean;
+}
+
+export function buildWorkload(instances: readonly Instance[], options: WorkloadOptions): Workload {
   const shapes = instances.map((i) => shapeOf(i.patch));
   const maxSimpleLines = simpleLineLimit(shapes, options.simpleShare ?? 0.42);
   const random = mulberry32(options.seed);
@@ -83,19 +95,19 @@ export function buildWorkload(instances: readonly Instance[], options: { seed: n
     const shape = shapes[n]!;
     const simple = shape.files.length === 1 && shape.changedLines <= maxSimpleLines;
     const judgedSimple = random() < options.errorRate ? !simple : simple;
+    const outputTokens = Math.min(MAX_OUTPUT_TOKENS, Math.max(32, Math.ceil(instance.patch.length / 4)));
     const files = shape.files.map((f) => standIn(f.path, f.lastLine, options.seed ^ n)).join('\n\n');
     // The simulator's test hook scripts the classifier's verdict; it sits first so a classifier
     // reading only the start of the request still sees it.
     const marker = `[[sim:answer {"prediction": ${judgedSimple}}]]`;
-    return {
-      id: instance.instance_id,
-      simple,
-      judgedSimple,
-      system: SYSTEM_PROMPT,
-      user: `${marker}\nRepository: ${instance.repo}\n\nIssue:\n${instance.problem_statement}\n\nRelevant files:\n\n${files}`,
-      outputTokens: Math.min(MAX_OUTPUT_TOKENS, Math.max(32, Math.ceil(instance.patch.length / 4))),
-    };
+    const user = `${marker}\nRepository: ${instance.repo}\n\nIssue:\n${instance.problem_statement}\n\nRelevant files:\n\n${files}`;
+    const budget = Math.floor((CONTEXT_TOKENS - outputTokens - 512) * CHARS_PER_TOKEN) - SYSTEM_PROMPT.length;
+    return { id: instance.instance_id, simple, judgedSimple, system: SYSTEM_PROMPT, user: user.slice(0, budget), outputTokens };
   });
+  if (options.flatOutputs) {
+    const mean = Math.round(requests.reduce((sum, r) => sum + r.outputTokens, 0) / requests.length);
+    for (const r of requests) r.outputTokens = mean;
+  }
   shuffle(requests, mulberry32(options.seed + 1));
   return { requests, maxSimpleLines, simpleShare: requests.filter((r) => r.simple).length / requests.length };
 }

@@ -39,8 +39,8 @@ export class OneBitMapper implements DynamicMapper {
   async choose({ request }: MapContext): Promise<Choice> {
     const text = requestText(request.body, this.config.max_content_chars);
     // A run's retries resend the same text: judged once. The prompt is fixed per mapper, so the text is the key.
-    const key = await sha256(text);
-    const known = this.verdicts?.get(key);
+    const key = this.verdicts ? await sha256(text) : undefined;
+    const known = key === undefined ? undefined : this.verdicts?.get(key);
     if (known !== undefined) return this.side(known ? 'simple' : 'complex', 0, true);
     const outcome = await this.classify(text, request);
     if ('failed' in outcome) {
@@ -48,7 +48,7 @@ export class OneBitMapper implements DynamicMapper {
       this.deps.observer.mapped?.(this.name, 'fallback', false);
       return { ...this.config[this.config.fallback], verdict: 'fallback', costUsd: outcome.costUsd };
     }
-    this.verdicts?.set(key, outcome.simple);
+    if (key !== undefined) this.verdicts?.set(key, outcome.simple);
     return this.side(outcome.simple ? 'simple' : 'complex', outcome.costUsd, false);
   }
 
