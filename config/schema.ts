@@ -121,6 +121,8 @@ const memory = z.strictObject({
       interval_ms: z.number().int().nonnegative().default(2_000),
     })
     .default({ high: 0.9, low: 0.75, interval_ms: 2_000 }),
+  /** Send a run's calls to the replica holding its prefix (false: always the least loaded replica). */
+  affinity: z.boolean().default(true),
   /** A run's replica is left for the least loaded one when its load passes this many times the average. */
   affinity_load_factor: z.number().min(1).default(1.5),
 });

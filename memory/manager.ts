@@ -44,6 +44,7 @@ export class MemoryManager {
   /** Per replica URL, the runs the ledger says have tokens cached there. */
   private readonly cachedRuns = new Map<string, Set<string>>();
   private readonly stageHints: Map<string, 'preserve' | 'flush' | 'auto'>;
+  private readonly affinityOn: boolean;
 
   constructor(
     config: Config,
@@ -53,6 +54,7 @@ export class MemoryManager {
     private readonly observer: MemoryObserver = {},
   ) {
     this.policy = cachePolicy(config.memory.policy);
+    this.affinityOn = config.memory.affinity;
     this.stageHints = new Map(Object.entries(config.stages).map(([name, s]) => [name, s.cache]));
   }
 
@@ -77,7 +79,7 @@ export class MemoryManager {
       leaving = run.lastBackend;
       this.releaseEverywhereOn(run, leaving, 'backend-switch');
     }
-    const affinity = run.lastBackend === backend.name ? backend.replicas.find((r) => r.url === run.lastReplica) : undefined;
+    const affinity = this.affinityOn && run.lastBackend === backend.name ? backend.replicas.find((r) => r.url === run.lastReplica) : undefined;
 
     const hint = identity.cache ?? this.stageHints.get(configuredStage) ?? 'auto';
     let decision: CacheDecision;

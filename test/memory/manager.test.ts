@@ -62,6 +62,19 @@ describe('the memory manager', () => {
     expect(memory.manager.header(again.plan, again.replica)).toContain('replica=hit');
   });
 
+  it('with memory.affinity off, plans no preferred replica', async () => {
+    await callOf('plain', 10);
+    const config = validateConfig({ backends: { sim: { engine: 'simulator', urls: engines.map((e) => e.url) } }, memory: { affinity: false, pressure: { interval_ms: 0 } } });
+    const off = createMemory(config, new Map([['sim', backend]]));
+    try {
+      const first = off.manager.plan(identityOf('plain'), backend, 'default', 'm')!;
+      off.manager.completed(first, { replica: backend.replicas[0]!, promptTokens: 10, cachedTokens: 0, completionTokens: 0, costUsd: 0, toolCalls: false });
+      expect(off.manager.plan(identityOf('plain'), backend, 'default', 'm')!.affinity).toBeUndefined();
+    } finally {
+      off.stop();
+    }
+  });
+
   it('leaves the run\'s replica for the least loaded one when it is far above the average (bounded load)', async () => {
     const { replica } = await callOf('busy', 10);
     // Bound with factor 1.5 over 3 replicas: at most 1.5 × (average + 1) in flight on the preferred one.
