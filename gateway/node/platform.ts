@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { Context } from 'hono';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { payloadTooLarge } from '../../errors.js';
-import type { Platform, ResponseHead } from '../platform.js';
+import type { Platform } from '../platform.js';
 
 type NodeBindings = { incoming: IncomingMessage; outgoing: ServerResponse };
 const bindings = (c: Context) => c.env as NodeBindings;

@@ -1,4 +1,3 @@
-import type { Context } from 'hono';
 import { payloadTooLarge } from '../../errors.js';
 import type { HeaderValues, Platform, ResponseHead } from '../platform.js';
 

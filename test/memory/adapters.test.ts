@@ -34,7 +34,7 @@ const replica = () => ({ url: engine.url, inFlight: 0 });
 
 describe('engine adapters', () => {
   it('simulator: tags the run as its session, and frees only that session', async () => {
-    engine.respondWith((r, res) => json(res, 200, { session_id: 'run-1', freed_tokens: 64 }));
+    engine.respondWith((_r, res) => json(res, 200, { session_id: 'run-1', freed_tokens: 64 }));
     const adapter = simulatorAdapter(call);
     const headers: Record<string, string> = {};
     adapter.tagRequest!('run-1', engine.url, {}, headers);

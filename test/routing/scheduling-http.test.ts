@@ -5,7 +5,7 @@ import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningGateway } from '../../gateway/server.js';
 import { startTestGateway } from '../helpers/gateway.js';
-import { defaultAnswer, json, startRecordingEngine, type Received, type RecordingEngine } from '../helpers/recording-engine.js';
+import { defaultAnswer, json, startRecordingEngine, type Received } from '../helpers/recording-engine.js';
 
 // Scheduling through real HTTP: an engine that answers only when the test says so, and one slot.
 
