@@ -48,10 +48,7 @@ async function callOf(run: string, tokens: number, toolCalls = false) {
 
 const SESSION_FLUSH = /^\/v1\/sessions\/([^/]+)\/flush$/;
 const flushedRuns = () => engines.flatMap((e) => e.received.flatMap((r) => SESSION_FLUSH.exec(r.url)?.[1] ?? []));
-async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !condition(); i++) await new Promise((r) => setTimeout(r, 5));
-  expect(condition()).toBe(true);
-}
+
 
 describe('the memory manager', () => {
   it('sends a run back to the replica holding its prefix', async () => {
@@ -95,26 +92,33 @@ describe('the memory manager', () => {
   });
 
   it('under pressure, releases the runs whose next use is farthest away until below the low watermark', async () => {
-    for (const e of engines) e.received.length = 0;
-    // Fill one replica past 90% of its 1000 tokens: a finished run, an idle one, and one waiting on a tool.
+    // A manager of its own, so that no earlier run is in its ledger.
+    const config = validateConfig({
+      backends: { sim: { engine: 'simulator', urls: engines.map((e) => e.url), kv_capacity_tokens: 1000 } },
+      memory: { pressure: { interval_ms: 0, high: 0.9, low: 0.5 } },
+    });
+    const fresh = createMemory(config, new Map([['sim', backend]]));
     const target = backend.replicas[0]!;
-    const place = async (run: string, tokens: number, toolCalls = false) => {
-      const plan = memory.manager.plan(identityOf(run), backend, 'default', 'm')!;
-      memory.manager.completed(plan, { replica: target, promptTokens: tokens, cachedTokens: 0, completionTokens: 0, costUsd: 0, toolCalls });
+    const place = (run: string, tokens: number, toolCalls = false) => {
+      const plan = fresh.manager.plan(identityOf(run), backend, 'default', 'm')!;
+      fresh.manager.completed(plan, { replica: target, promptTokens: tokens, cachedTokens: 0, completionTokens: 0, costUsd: 0, toolCalls });
     };
-    for (const run of ['aff', 'busy', 'tool']) memory.manager.complete(run); // earlier tests' runs: out of the way
-    await until(() => ['aff', 'busy', 'tool'].every((run) => flushedRuns().includes(run)));
-    for (const e of engines) e.received.length = 0;
-    await place('waiting', 300, true);
-    await place('idle', 300);
-    await place('finished', 250);
-    memory.manager.store.get('finished')!.completedAt = Date.now(); // finished, its release not yet done
-    await memory.pressure.tick(); // (300 + 300 + 250) / 1000 = 85%: below the high watermark
-    expect(flushedRuns()).toEqual([]);
-    await place('newcomer', 100); // 95%
-    await memory.pressure.tick();
-    // Needs (0.95 - 0.5) × 1000 = 450 tokens: the finished run (250), then the longest idle one (300).
-    expect(flushedRuns()).toEqual(['finished', 'idle']);
+    const mine = ['waiting', 'idle', 'finished', 'newcomer'];
+    const flushed = () => flushedRuns().filter((run) => mine.includes(run));
+    try {
+      place('waiting', 300, true);
+      place('idle', 300);
+      place('finished', 250);
+      fresh.manager.store.get('finished')!.completedAt = Date.now(); // finished, its release not yet done
+      await fresh.pressure.tick(); // (300 + 300 + 250) / 1000 = 85%: below the high watermark
+      expect(flushed()).toEqual([]);
+      place('newcomer', 100); // 95%
+      await fresh.pressure.tick();
+      // Needs (0.95 - 0.5) × 1000 = 450 tokens: the finished run (250), then the longest idle one (300).
+      expect(flushed()).toEqual(['finished', 'idle']);
+    } finally {
+      fresh.stop();
+    }
   });
 });
 
