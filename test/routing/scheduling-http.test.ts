@@ -97,16 +97,28 @@ describe('scheduling through the gateway', () => {
     expect(await backendState(gateway)).toMatchObject({ waiting: 0, replicas: [{ in_flight: 0 }] });
   });
 
-  it('a full queue answers 429 with Retry-After; a missed deadline answers 408; neither reaches the engine', async () => {
+  it('a full queue answers 429 with Retry-After, and the request never reaches the engine', async () => {
     const { engine, gateway, held, answerNext } = await setup({ queue_limit: 1 });
     const first = chat(gateway);
     await until(() => held.length === 1);
-    const late = chat(gateway, { 'x-orla-deadline-ms': '50' });
+    const queued = chat(gateway);
+    await until(async () => (await backendState(gateway)).waiting === 1);
     const full = await chat(gateway);
     expect(full.status).toBe(429);
     expect(full.headers.get('retry-after')).toMatch(/^\d+$/);
     expect((await full.json()).error.code).toBe('queue_full');
-    const expired = await late;
+    answerNext();
+    await until(() => held.length === 1);
+    answerNext();
+    await Promise.all([first, queued]);
+    expect(engine.received).toHaveLength(2);
+  });
+
+  it('a request not dispatched before its deadline answers 408 and never reaches the engine', async () => {
+    const { engine, gateway, held, answerNext } = await setup();
+    const first = chat(gateway);
+    await until(() => held.length === 1);
+    const expired = await chat(gateway, { 'x-orla-deadline-ms': '50' }); // the only slot stays busy
     expect(expired.status).toBe(408);
     expect((await expired.json()).error.code).toBe('deadline_exceeded');
     answerNext();
