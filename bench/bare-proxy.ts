@@ -2,6 +2,7 @@
 // out, bytes piped back. No parsing, no mapping, no metrics. Usage: bare-proxy.ts <port> <upstream>
 import { createServer } from 'node:http';
 import { Pool } from 'undici';
+import { relayAnswer } from './pass-through.js';
 
 const [port = '0', upstream = 'http://127.0.0.1:18001'] = process.argv.slice(2);
 const pool = new Pool(upstream, { keepAliveTimeout: 30_000 });
@@ -19,13 +20,7 @@ const server = createServer(async (req, res) => {
       body: Buffer.concat(chunks),
       signal: controller.signal,
     });
-    const headers = { ...answer.headers };
-    delete headers['content-length'];
-    delete headers['transfer-encoding'];
-    delete headers.connection;
-    res.writeHead(answer.statusCode, headers);
-    for await (const chunk of answer.body) if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));
-    res.end();
+    await relayAnswer(answer, res);
   } catch {
     res.destroy();
   }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { Pool } from 'undici';
 import { percentile } from './load.js';
 import { startTs } from './processes.js';
+import { mulberry32 } from './workloads/random.js';
 
 const SPEED = Number(process.env.SPEED ?? 10);
 const SECONDS = Number(process.env.SECONDS ?? 20);
@@ -31,14 +32,6 @@ interface Job {
   words: number;
 }
 
-function mulberry32(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const FAN_OUT = 8;
 const HIGH_SHARE = 0.3;

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
+import { mulberry32 } from '../workloads/random.js';
 
 // The Orla paper's first experiment, rebuilt from the real SWE-bench test set: one single-shot
 // request per instance (a system prompt asking for a unified diff, the issue, and synthetic
@@ -148,14 +149,6 @@ function codeLine(random: () => number): string {
   }
 }
 
-export function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function hash(text: string): number {
   let h = 0x811c9dc5;

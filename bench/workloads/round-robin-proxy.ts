@@ -5,6 +5,7 @@
 // what they freed. Usage: round-robin-proxy.ts <port> <upstream> [<upstream>…]
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { Pool } from 'undici';
+import { relayAnswer } from '../pass-through.js';
 
 const [port = '0', ...upstreams] = process.argv.slice(2);
 if (upstreams.length === 0) throw new Error('usage: round-robin-proxy.ts <port> <upstream>…');
@@ -36,13 +37,7 @@ const server = createServer(async (req, res) => {
     const pool = pools[next]!;
     next = (next + 1) % pools.length;
     const answer = await pool.request({ method: req.method as 'POST', path: req.url!, headers, body, signal: controller.signal });
-    const out = { ...answer.headers };
-    delete out['content-length'];
-    delete out['transfer-encoding'];
-    delete out.connection;
-    res.writeHead(answer.statusCode, out);
-    for await (const chunk of answer.body) if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));
-    res.end();
+    await relayAnswer(answer, res);
   } catch {
     res.destroy();
   }
