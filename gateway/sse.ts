@@ -129,12 +129,18 @@ function eventsEnd(bytes: Buffer): number {
 /**
  * Whether some `"usage":` in the bytes holds an object (engines that send `"usage":null` in every
  * chunk are skipped). Usage is the last field of the last data event before `[DONE]` (OpenAI's
- * stream format, which vLLM and SGLang follow), so only the tail of a chunk is searched.
+ * stream format, which vLLM and SGLang follow), so a chunk can carry it only if it ends that event
+ * (`…}}` then the blank line) or `[DONE]`; then only the chunk's tail is searched. Content chunks
+ * end with their `choices` array (`…]}`) and are passed over without a scan.
  */
 const USAGE_TAIL_BYTES = 1024;
 
 function hasUsage(events: Buffer): boolean {
-  const from = Math.max(0, events.length - USAGE_TAIL_BYTES);
+  const n = events.length;
+  const endsEvent = events[n - 3] === 125 /* } */ && events[n - 4] === 125;
+  const endsDone = events[n - 3] === 93 /* ] */ && events[n - 4] === 69 /* E of DONE */;
+  if (!endsEvent && !endsDone && events[n - 1] === LF && events[n - 2] === LF) return false;
+  const from = Math.max(0, n - USAGE_TAIL_BYTES);
   for (let at = events.indexOf(USAGE_KEY, from); at >= 0; at = events.indexOf(USAGE_KEY, at + USAGE_KEY.length)) {
     let next = at + USAGE_KEY.length;
     while (events[next] === 32) next++;

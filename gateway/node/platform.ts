@@ -5,6 +5,8 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { payloadTooLarge } from '../../errors.js';
 import type { Platform } from '../platform.js';
 
+const HEAD_ALONE_AFTER_MS = 20;
+
 type NodeBindings = { incoming: IncomingMessage; outgoing: ServerResponse };
 const bindings = (c: Context) => c.env as NodeBindings;
 
@@ -43,11 +45,14 @@ export const nodePlatform: Platform = {
   stream(c, head, body, relay) {
     const { outgoing } = bindings(c);
     outgoing.writeHead(head.status, head.headers);
-    outgoing.flushHeaders(); // the client learns the status now, as from the engine itself
+    // The head normally leaves with the first chunk (one write, not two); if the engine is slow to
+    // send one (queueing, a long prefill), it leaves on its own so the client learns the status.
+    let flushLater: ReturnType<typeof setTimeout> | undefined = setTimeout(() => outgoing.flushHeaders(), HEAD_ALONE_AFTER_MS);
     // undici's body is a Node Readable: stream events cost no promise per chunk.
     const source = body as Readable;
     return new Promise<Response>((resolve) => {
       const done = () => {
+        clearTimeout(flushLater);
         outgoing.off('close', onClientClose);
         resolve(RESPONSE_ALREADY_SENT);
       };
@@ -56,6 +61,10 @@ export const nodePlatform: Platform = {
       };
       outgoing.on('close', onClientClose);
       source.on('data', (chunk: Buffer) => {
+        if (flushLater) {
+          clearTimeout(flushLater);
+          flushLater = undefined;
+        }
         const out = relay.push(chunk);
         if (out && !outgoing.write(out)) {
           source.pause();

@@ -92,6 +92,21 @@ describe('engine failures', () => {
   });
 });
 
+describe('streaming head', () => {
+  it('a slow engine\'s status reaches the client before its first token does', async () => {
+    let sendFirstToken!: () => void;
+    engine.respondWith((_r, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.flushHeaders();
+      sendFirstToken = () => res.end(chunk('late') + 'data: [DONE]\n\n');
+    });
+    const res = await chat({ stream: true }); // resolves on the head alone: no token has been sent
+    expect(res.status).toBe(200);
+    sendFirstToken();
+    expect(await res.text()).toContain('late');
+  });
+});
+
 describe('client disconnects', () => {
   it('a client that leaves mid-stream aborts the engine\'s request', async () => {
     engine.respondWith((_r, res) => {

@@ -53,6 +53,13 @@ describe('SSE relay', () => {
     expect(out.join('')).toBe(withUsage);
   });
 
+  it('reads the usage of OpenAI-style streams that send "usage":null in every chunk', () => {
+    const withNull = chunk({ choices: [{ index: 0, delta: { content: 'hi' } }], usage: null });
+    const { out, outcome } = relay([withNull, withNull, usageChunk + 'data: [DONE]\n\n'], true);
+    expect(out.join('')).toBe(withNull + withNull + 'data: [DONE]\n\n');
+    expect(outcome.usage?.completionTokens).toBe(3);
+  });
+
   it('never cuts an event in two: a split event goes out whole', () => {
     const { out } = relay([content.slice(0, 10), content.slice(10) + content.slice(0, 5), content.slice(5)], false);
     expect(out).toEqual([content, content]);
