@@ -2,7 +2,7 @@
 // out, bytes piped back. No parsing, no mapping, no metrics. Usage: bare-proxy.ts <port> <upstream>
 import { createServer } from 'node:http';
 import { Pool } from 'undici';
-import { relayAnswer } from './pass-through.js';
+import { listenAndAnnounce, relayAnswer } from './pass-through.js';
 
 const [port = '0', upstream = 'http://127.0.0.1:18001'] = process.argv.slice(2);
 const pool = new Pool(upstream, { keepAliveTimeout: 30_000 });
@@ -25,9 +25,4 @@ const server = createServer(async (req, res) => {
     res.destroy();
   }
 });
-server.keepAliveTimeout = 65_000;
-server.listen(Number(port), '127.0.0.1', () => {
-  const address = server.address();
-  process.stdout.write(`listening on http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}\n`);
-});
-process.on('SIGTERM', () => process.exit(0));
+listenAndAnnounce(server, port, 'bare proxy');

@@ -151,7 +151,7 @@ export class MemoryManager {
     const cached = this.cachedRuns.get(replica.url);
     const context = {
       othersInFlight: replica.inFlight > 0,
-      othersCached: cached !== undefined && [...cached].some((id) => id !== run.id),
+      othersCached: cached !== undefined && cached.size > (cached.has(run.id) ? 1 : 0),
       underPressure,
     };
     let outcome: Pick<CacheActionRecord, 'action' | 'result' | 'detail'>;

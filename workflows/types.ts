@@ -1,4 +1,5 @@
 import type { OpenAI } from 'openai';
+import type { GatewayReport } from './wire.js';
 
 // What a workflow author writes: stages keyed by name, each a prompt builder plus optional
 // structured output, tools and scheduling hints. The library only needs the `openai` types here;
@@ -77,19 +78,12 @@ export interface Tokens {
 }
 
 /** One model call, with what the gateway said about it in its response headers. */
-export interface CallRecord {
+export interface CallRecord extends GatewayReport {
   turn: number;
   model: string;
   /** The tags sent. */
   priority?: number;
   cacheHint?: CacheHint;
-  /** From the response headers, when the gateway sends them. */
-  requestId?: string;
-  backend?: string;
-  queueMs?: number;
-  overheadMs?: number;
-  cacheAction?: string;
-  costUsd?: number;
   tokens: Tokens;
   durationMs: number;
   finishReason: string;

@@ -5,7 +5,7 @@
 // what they freed. Usage: round-robin-proxy.ts <port> <upstream> [<upstream>…]
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { Pool } from 'undici';
-import { relayAnswer } from '../pass-through.js';
+import { listenAndAnnounce, relayAnswer } from '../pass-through.js';
 
 const [port = '0', ...upstreams] = process.argv.slice(2);
 if (upstreams.length === 0) throw new Error('usage: round-robin-proxy.ts <port> <upstream>…');
@@ -42,9 +42,4 @@ const server = createServer(async (req, res) => {
     res.destroy();
   }
 });
-server.keepAliveTimeout = 65_000;
-server.listen(Number(port), '127.0.0.1', () => {
-  const address = server.address();
-  process.stdout.write(`round-robin proxy listening on http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}\n`);
-});
-process.on('SIGTERM', () => process.exit(0));
+listenAndAnnounce(server, port, 'round-robin proxy');
