@@ -1,8 +1,9 @@
 // DAG-MATH-shaped workflows, generated deterministically from a seed. Each problem is a DAG of
 // reasoning steps; each step is one call (one stage) whose prompt is the problem, then the results of
-// the steps it depends on, then the step itself. Problems are long (a statement with its givens,
-// lemmas and notation: 1–3k tokens by the simulator's tokenizer) so that the shared prefix, the
-// problem, is what prefix caching can save on every step after the first.
+// the steps it depends on, then the step itself: by default as a conversation of the step's ancestors
+// (chat), or as one user message listing the dependencies' results (flat). Problems are long (a
+// statement with its givens, lemmas and notation: 1–3k tokens by the simulator's tokenizer): the
+// problem, and in the chat form the earlier turns, are what prefix caching can save after the first step.
 import { tokenIds } from '../../simulator/tokens.js';
 import { Random } from './random.js';
 
@@ -91,19 +92,80 @@ export function buildProblems(options: WorkloadOptions): Problem[] {
   });
 }
 
+export type PromptForm = 'chat' | 'flat';
+export const PROMPT_FORMS: readonly PromptForm[] = ['chat', 'flat'];
+
+export type ChatMessage = { role: 'system' | 'user' | 'assistant'; content: string };
+
 /** The step's prompt: the problem, then the results of the steps it depends on, then the step. */
-export function stepMessages(problem: Problem, step: Step, results: ReadonlyMap<string, string>): { role: string; content: string }[] {
-  let content = `Problem statement:\n${problem.statement}\n\n`;
+export function stepMessages(problem: Problem, step: Step, results: ReadonlyMap<string, string>, form: PromptForm = 'chat'): ChatMessage[] {
+  return form === 'chat' ? chatMessages(problem, step, results) : flatMessages(problem, step, results);
+}
+
+const problemText = (problem: Problem) => `Problem statement:\n${problem.statement}\n\n`;
+const stepLine = (step: Step) => `Step ${step.id.slice(1)}: ${step.text}`;
+
+/** One user turn: the problem, the dependencies' results as a list, the step. */
+function flatMessages(problem: Problem, step: Step, results: ReadonlyMap<string, string>): ChatMessage[] {
+  let content = problemText(problem);
   if (step.after.length > 0) {
     content += 'Results of earlier steps:\n';
     for (const dep of step.after) content += `[step ${dep.slice(1)}] ${results.get(dep) ?? ''}\n`;
     content += '\n';
   }
-  content += `Step ${step.id.slice(1)}: ${step.text}`;
+  content += stepLine(step);
   return [
     { role: 'system', content: SYSTEM_PROMPT },
     { role: 'user', content },
   ];
+}
+
+/**
+ * A conversation, as agents send it: the ancestors' turns (step as user, result as assistant) in
+ * transcriptOrder, the problem in the first user turn, then the step. A step's prompt starts with
+ * its primary dependency's whole call (prompt and result), so the engine has most of it cached.
+ */
+function chatMessages(problem: Problem, step: Step, results: ReadonlyMap<string, string>): ChatMessage[] {
+  const messages: ChatMessage[] = [{ role: 'system', content: SYSTEM_PROMPT }];
+  const turn = (s: Step) => (messages.length === 1 ? problemText(problem) : '') + stepLine(s);
+  for (const ancestor of transcriptOrder(problem, step)) {
+    messages.push({ role: 'user', content: turn(ancestor) }, { role: 'assistant', content: results.get(ancestor.id) ?? '' });
+  }
+  messages.push({ role: 'user', content: turn(step) });
+  return messages;
+}
+
+/**
+ * Every ancestor of the step (its transitive dependencies), in an order the runs respect: the
+ * primary dependency's own transcript and the primary itself first, then the other ancestors in
+ * declaration order (which is topological). The primary is the dependency with the longest
+ * transcript (ties: the first listed), so the prompt extends the largest previous call.
+ */
+export function transcriptOrder(problem: Problem, step: Step): Step[] {
+  if (step.after.length === 0) return [];
+  const byId = new Map(problem.steps.map((s) => [s.id, s]));
+  const get = (id: string) => {
+    const found = byId.get(id);
+    if (!found) throw new Error(`problem ${problem.id}: unknown step ${id}`);
+    return found;
+  };
+  let primary: Step[] = [];
+  for (const dep of step.after.map(get)) {
+    const candidate = [...transcriptOrder(problem, dep), dep];
+    if (candidate.length > primary.length) primary = candidate;
+  }
+  const included = new Set(primary);
+  const ancestors = new Set<Step>();
+  const collect = (s: Step): void => {
+    for (const dep of s.after.map(get)) {
+      if (!ancestors.has(dep)) {
+        ancestors.add(dep);
+        collect(dep);
+      }
+    }
+  };
+  collect(step);
+  return [...primary, ...problem.steps.filter((s) => ancestors.has(s) && !included.has(s))];
 }
 
 export type StepKind = 'first' | 'chain' | 'parallel' | 'merge';
