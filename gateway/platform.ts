@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import type { ClientGone } from '../routing/cancel.js';
 import type { StreamRelay } from './sse.js';
 
 // What the core needs from its runtime to move bytes. Node writes straight into its ServerResponse
@@ -14,6 +15,8 @@ export interface ResponseHead {
 export interface Platform {
   /** The request's headers, names lower-case. */
   requestHeaders(c: Context): HeaderValues;
+  /** Aborts when the client leaves before its response is complete; the same object on every call. */
+  clientGone(c: Context): ClientGone;
   /** The request body as text; throws a 413 past `limitBytes`. */
   readBody(c: Context, limitBytes: number): Promise<string>;
   /** A complete response. */

@@ -4,6 +4,7 @@ import { identify } from '../sessions/identity.js';
 import type { Plan } from '../memory/manager.js';
 import type { MemoryManager } from '../memory/manager.js';
 import type { Backend, Ticket } from '../routing/backends.js';
+import type { ClientGone } from '../routing/cancel.js';
 import { dispatch } from '../routing/dispatch.js';
 import { costOf, formatUsd } from '../routing/cost.js';
 import { chooseTarget } from '../routing/reroute.js';
@@ -64,7 +65,9 @@ export function proxyRoute(kind: RouteKind, deps: ProxyDeps) {
     const identity = identify(orla, body);
     exchange.requestedStage = identity.stage;
     exchange.run = identity.run;
-    const mapped = await deps.mapper.map({ identity, body, signal: c.req.raw.signal });
+    const gone = deps.platform.clientGone(c);
+    // A real AbortSignal only for a mapper that asks for one (a classifier call): it costs CPU.
+    const mapped = await deps.mapper.map({ identity, body, get signal() { return gone.signal; } });
     const { target, rerouted } = chooseTarget(mapped, deps.backends);
     const backend = deps.backends.get(target.backend)!;
     exchange.stage = target.stage;
@@ -105,6 +108,7 @@ export function proxyRoute(kind: RouteKind, deps: ProxyDeps) {
     if (rerouted) responseHeaders['x-orla-rerouted'] = mapped.backend;
     if (mapped.mapped?.verdict) responseHeaders['x-orla-mapped'] = mapped.mapped.verdict;
     return forwardTo(c, deps, exchange, backend, {
+      gone,
       path,
       plan,
       body,
@@ -144,6 +148,7 @@ const ENGINES_WITH_PRIORITY = new Set(['vllm', 'sglang', 'simulator']);
 
 interface Outbound {
   ticket: Omit<Ticket, 'signal'>;
+  gone: ClientGone;
   plan: Plan | undefined;
   path: string;
   body: Record<string, unknown>;
@@ -157,7 +162,7 @@ interface Outbound {
 
 async function forwardTo(c: Context, deps: ProxyDeps, exchange: Exchange, backend: Backend, out: Outbound): Promise<Response> {
   const { plan } = out;
-  const signal = c.req.raw.signal;
+  const signal = out.gone;
   let client!: UpstreamClient;
   let sentAt = 0;
   let dispatched: Awaited<ReturnType<typeof dispatch>>;

@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { BackendConfig } from '../config/schema.js';
 import { clientClosed, deadlineExceeded, queueFull, unavailable } from '../errors.js';
+import type { AbortLike } from './cancel.js';
 import { CircuitBreaker } from './circuit.js';
 import type { RoutingObserver } from './observer.js';
 import type { PickContext, RequestScheduler, StageScheduler, Waiting } from './scheduler/types.js';
@@ -22,7 +23,7 @@ export interface Ticket {
   requestScheduler: RequestScheduler;
   weight: number;
   deadlineMs?: number | undefined;
-  signal?: AbortSignal | undefined;
+  signal?: AbortLike | undefined;
   /** A replica to avoid if another is free (a retry). */
   avoid?: Replica | undefined;
   /** The replica holding the run's prefix: preferred while its load stays bounded. */

@@ -1,6 +1,7 @@
 import { clientClosed } from '../errors.js';
 import type { Backend, Lease, Ticket } from './backends.js';
 import type { Replica } from './backends.js';
+import type { AbortLike } from './cancel.js';
 import type { UpstreamResponse } from './upstream/types.js';
 
 /** Statuses worth another try elsewhere: the engine is overloaded or a proxy in front of it failed. */
@@ -53,7 +54,7 @@ export async function dispatch(backend: Backend, ticket: Ticket, send: (replica:
 }
 
 /** Exponential with full jitter; a client that leaves ends the wait. */
-function backoff(baseMs: number, attempt: number, signal: AbortSignal | undefined): Promise<void> {
+function backoff(baseMs: number, attempt: number, signal: AbortLike | undefined): Promise<void> {
   const ms = Math.random() * baseMs * 2 ** attempt;
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(clientClosed());

@@ -3,11 +3,12 @@ import type { Readable } from 'node:stream';
 import type { Context } from 'hono';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { payloadTooLarge } from '../../errors.js';
+import { ClientGone } from '../../routing/cancel.js';
 import type { Platform } from '../platform.js';
 
 const HEAD_ALONE_AFTER_MS = 20;
 
-type NodeBindings = { incoming: IncomingMessage; outgoing: ServerResponse };
+type NodeBindings = { incoming: IncomingMessage; outgoing: ServerResponse; gone?: ClientGone };
 const bindings = (c: Context) => c.env as NodeBindings;
 
 /**
@@ -17,6 +18,18 @@ const bindings = (c: Context) => c.env as NodeBindings;
  */
 export const nodePlatform: Platform = {
   requestHeaders: (c) => bindings(c).incoming.headers,
+
+  clientGone(c) {
+    const env = bindings(c);
+    if (!env.gone) {
+      const gone = (env.gone = new ClientGone());
+      const { outgoing } = env;
+      outgoing.once('close', () => {
+        if (!outgoing.writableFinished) gone.abort();
+      });
+    }
+    return env.gone;
+  },
 
   async readBody(c, limitBytes) {
     const { incoming } = bindings(c);
@@ -34,7 +47,7 @@ export const nodePlatform: Platform = {
 
   send(c, head, body) {
     const { outgoing } = bindings(c);
-    if (c.req.raw.signal.aborted) outgoing.destroy(); // the client is gone: its connection is of no more use
+    if (bindings(c).gone?.aborted) outgoing.destroy(); // the client is gone: its connection is of no more use
     else if (!outgoing.destroyed) {
       outgoing.writeHead(head.status, { ...head.headers, 'content-length': Buffer.byteLength(body) });
       outgoing.end(body);
@@ -73,7 +86,7 @@ export const nodePlatform: Platform = {
       });
       source.once('end', () => {
         const rest = relay.end();
-        if (c.req.raw.signal.aborted) outgoing.destroy();
+        if (bindings(c).gone?.aborted) outgoing.destroy();
         else outgoing.end(rest);
         done();
       });

@@ -1,4 +1,5 @@
 import { payloadTooLarge } from '../../errors.js';
+import { ClientGone } from '../../routing/cancel.js';
 import type { HeaderValues, Platform, ResponseHead } from '../platform.js';
 
 const toHeaders = (head: ResponseHead) => {
@@ -9,12 +10,25 @@ const toHeaders = (head: ResponseHead) => {
   return headers;
 };
 
+const goneOf = new WeakMap<Request, ClientGone>();
+
 /** Web-standard runtimes (Workers, Deno, Bun): Request in, Response out. */
 export const webPlatform: Platform = {
   requestHeaders(c) {
     const headers: HeaderValues = {};
     c.req.raw.headers.forEach((value, name) => (headers[name] = value));
     return headers;
+  },
+
+  clientGone(c) {
+    let gone = goneOf.get(c.req.raw);
+    if (!gone) {
+      const signal = c.req.raw.signal;
+      goneOf.set(c.req.raw, (gone = new ClientGone()));
+      if (signal.aborted) gone.abort();
+      else signal.addEventListener('abort', () => gone!.abort(), { once: true });
+    }
+    return gone;
   },
 
   async readBody(c, limitBytes) {

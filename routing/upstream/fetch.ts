@@ -17,7 +17,7 @@ export class FetchUpstream implements UpstreamClient {
 
   async request(request: UpstreamRequest): Promise<UpstreamResponse> {
     const controller = new AbortController();
-    const onAbort = () => controller.abort(request.signal?.reason);
+    const onAbort = () => controller.abort();
     request.signal?.addEventListener('abort', onAbort, { once: true });
     // fetch has no connect/header timeouts of its own: one timer covers both.
     const timer = setTimeout(() => controller.abort(new UpstreamTimeoutError('first byte')), this.timeouts.firstByteMs);

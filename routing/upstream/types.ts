@@ -1,4 +1,5 @@
 import type { OrlaError } from '../../errors.js';
+import type { AbortLike } from '../cancel.js';
 
 // The one seam between the runtime-agnostic core and the network. Node uses undici pools
 // (undici.ts); other runtimes use fetch (fetch.ts).
@@ -9,7 +10,7 @@ export interface UpstreamRequest {
   path: string;
   headers: Record<string, string>;
   body?: string;
-  signal?: AbortSignal;
+  signal?: AbortLike | undefined;
 }
 
 export interface UpstreamResponse {
