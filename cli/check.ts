@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import { describeStage } from '../config/mappers.js';
+import { describeStage, type MappedStage } from '../config/mappers.js';
+import { stagesUnder } from '../config/variants.js';
 import { exitOnConfigError, resolveConfig } from './config.js';
 
 /** `orla check`: validate a config and print the resolved mapping. */
@@ -14,12 +15,15 @@ export function checkCommand(): Command {
         const where = b.urls ? b.urls.join(', ') : `in-process simulator (${b.profile ?? 'default profile'})`;
         lines.push(`  ${name}: ${b.engine} · ${where} · max_concurrency ${b.max_concurrency} · queue_limit ${b.queue_limit}`);
       }
+      const stageLine = (name: string, s: MappedStage) => `  ${name} → ${describeStage(s, config.mappers)}${s.params ? ` · params ${JSON.stringify(s.params)}` : ''}`;
       lines.push('', 'stages:');
-      for (const [name, s] of Object.entries(config.stages)) {
-        const params = s.params ? ` · params ${JSON.stringify(s.params)}` : '';
-        lines.push(`  ${name} → ${describeStage(s, config.mappers)}${params}`);
-      }
+      for (const [name, s] of Object.entries(config.stages)) lines.push(stageLine(name, s));
       if (!('default' in config.stages)) lines.push('  (no default stage: untagged and unknown stages get a 404)');
+      for (const [variant, remaps] of Object.entries(config.mappings)) {
+        const remapped = stagesUnder(config.stages, remaps);
+        lines.push('', `mapping ${variant} (X-Orla-Mapping: ${variant}; other stages as above):`);
+        for (const name of Object.keys(remaps)) lines.push(stageLine(name, remapped[name]!));
+      }
       process.stdout.write(`${lines.join('\n')}\n`);
     });
 }

@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { interpolateEnv, type EnvProblem } from './env.js';
 import { crossCheckMappers } from './mappers.js';
 import { configSchema, type Config } from './schema.js';
+import { stagesUnder } from './variants.js';
 
 /** Every mistake in a config file, each naming the key path and why; the gateway does not start. */
 export class ConfigError extends Error {
@@ -88,21 +89,51 @@ function crossCheck(config: Config, options: LoadOptions): string[] {
   for (const [name, backend] of Object.entries(config.backends)) {
     if (backend.slots !== undefined && backend.engine !== 'llamacpp') problems.push(`backends.${name}.slots: only llama.cpp has slots`);
   }
-  for (const [name, stage] of Object.entries(config.stages)) {
+  for (const name of Object.keys(config.stages)) {
     if (name.startsWith('orla:')) problems.push(`stages.${name}: a stage name cannot start with "orla:"`);
+  }
+  problems.push(...checkStages(config));
+  problems.push(...crossCheckMappers(config));
+  problems.push(...checkVariants(config));
+  return problems;
+}
+
+/** Stages' references to backends, and their params; `stages.<name>…: why` strings. */
+function checkStages(config: Pick<Config, 'backends' | 'stages'>): string[] {
+  const problems: string[] = [];
+  const known = Object.keys(config.backends).join(', ');
+  for (const [name, stage] of Object.entries(config.stages)) {
     if (stage.backend !== undefined && !(stage.backend in config.backends)) {
-      problems.push(`stages.${name}.backend: unknown backend "${stage.backend}" (known: ${backendNames.join(', ')})`);
+      problems.push(`stages.${name}.backend: unknown backend "${stage.backend}" (known: ${known})`);
     }
     if (stage.params && 'model' in stage.params) {
       problems.push(`stages.${name}.params.model: set the stage's model with \`model\`, not in params`);
     }
     stage.fallbacks.forEach((fallback, i) => {
       if (!(fallback.backend in config.backends)) {
-        problems.push(`stages.${name}.fallbacks[${i}].backend: unknown backend "${fallback.backend}" (known: ${backendNames.join(', ')})`);
+        problems.push(`stages.${name}.fallbacks[${i}].backend: unknown backend "${fallback.backend}" (known: ${known})`);
       }
     });
   }
-  problems.push(...crossCheckMappers(config));
+  return problems;
+}
+
+/** Each variant's stages pass the same checks as `stages:`, reported under `mappings.<variant>`. */
+function checkVariants(config: Config): string[] {
+  const problems: string[] = [];
+  const stageNames = Object.keys(config.stages);
+  for (const [variant, remaps] of Object.entries(config.mappings)) {
+    const at = `mappings.${variant}`;
+    const named = Object.keys(remaps).filter((name) => {
+      if (name in config.stages) return true;
+      problems.push(`${at}.${name}: unknown stage "${name}" (known: ${stageNames.join(', ')})`);
+      return false;
+    });
+    const remapped = stagesUnder(config.stages, remaps);
+    const stages = Object.fromEntries(named.map((name) => [name, remapped[name]!]));
+    const stageProblems = [...checkStages({ ...config, stages }), ...crossCheckMappers({ ...config, stages }).filter((p) => p.startsWith('stages.'))];
+    problems.push(...stageProblems.map((p) => `${at}.${p.slice('stages.'.length)}`));
+  }
   return problems;
 }
 
@@ -111,7 +142,9 @@ function formatIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((key) => `${at ? `${at}.` : ''}${key}: unknown key`).join('; ');
   }
-  const message = issue.message.replace(/^Invalid input: /, '');
+  // A record's bad key: its own rule says why (e.g. a mapping name).
+  const why = issue.code === 'invalid_key' ? (issue.issues[0]?.message ?? issue.message) : issue.message;
+  const message = why.replace(/^Invalid input: /, '');
   if (/received undefined$/.test(message)) return `${at}: is required`;
   return `${at || '(top level)'}: ${message}`;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { backendMapperKeys, mapperConfigKeys, stageMapperKeys } from './mappers.js';
+import { variantConfigKeys } from './variants.js';
 
 // The configuration file's shape (DESIGN.md, "Configuration"). Keys are a public contract: extend, never rename.
 // Objects are strict so a misspelt key is an error at start-up, not a silently ignored setting.
@@ -134,6 +135,7 @@ export const configSchema = z.strictObject({
   scheduler: scheduler.default({ stage: 'fcfs', request: 'fcfs', aging_ms: 2_000 }),
   memory: memory.default(memory.parse({})),
   ...mapperConfigKeys,
+  ...variantConfigKeys,
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,4 +1,5 @@
 import type { MapperConfig, MappingConfig } from '../../config/mappers.js';
+import { stagesUnder, type Variants } from '../../config/variants.js';
 import { ConfigError } from '../../config/load.js';
 import type { Backend } from '../backends.js';
 import { fcfsRequest } from '../scheduler/policies/fcfs.js';
@@ -10,6 +11,7 @@ import { OneBitMapper } from './onebit.js';
 import { StageMapping } from './stages.js';
 import { promptTokensScore, ThresholdMapper } from './threshold.js';
 import type { DynamicMapper, MapperObserver } from './types.js';
+import { VariantMapping } from './variants.js';
 
 export interface MapperOptions {
   /** Where module paths in the config are relative to (the config file's folder); default: the working directory. */
@@ -22,9 +24,10 @@ export interface MapperOptions {
 /**
  * The gateway's one StageMapper: explicit stages as configured, `mapper: <name>` stages through that
  * mapper (one instance per name, shared by the stages that use it, so they share its verdict cache).
+ * Named variants (`mappings:`) are the same, with their stages remapped; X-Orla-Mapping picks one.
  * Loads custom modules; one that cannot be used stops the start with the key that names it.
  */
-export async function createMapper(config: MappingConfig, backends: ReadonlyMap<string, Backend>, options: MapperOptions = {}): Promise<StageMapper> {
+export async function createMapper(config: MappingConfig & { mappings?: Variants | undefined }, backends: ReadonlyMap<string, Backend>, options: MapperOptions = {}): Promise<StageMapper> {
   const baseDir = options.baseDir ?? process.cwd();
   const observer = options.observer ?? {};
   const mappers = new Map<string, DynamicMapper>();
@@ -40,7 +43,11 @@ export async function createMapper(config: MappingConfig, backends: ReadonlyMap<
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  return new StageMapping(config, backends, mappers);
+  // Variants share the mapper instances, and so their verdict caches.
+  const variants = Object.entries(config.mappings ?? {}).map(
+    ([name, remaps]) => [name, new StageMapping({ ...config, stages: stagesUnder(config.stages, remaps) }, backends, mappers)] as const,
+  );
+  return new VariantMapping(new StageMapping(config, backends, mappers), new Map(variants));
 
   async function build(name: string, mapper: MapperConfig): Promise<DynamicMapper> {
     switch (mapper.kind) {

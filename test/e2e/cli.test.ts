@@ -27,6 +27,17 @@ describe('orla check', () => {
     expect(run.stdout).toContain('no default stage');
   });
 
+  it('prints each named mapping with the stages it remaps', () => {
+    const file = write(
+      'variants.yaml',
+      'backends:\n  light: { engine: vllm, urls: [http://10.0.0.5:8000] }\n  heavy: { engine: vllm, urls: [http://10.0.0.6:8000] }\n' +
+        'stages:\n  reply: { backend: light, model: Qwen/Qwen3-4B }\nmappings:\n  all-heavy:\n    reply: { backend: heavy, model: Qwen/Qwen3-8B }\n',
+    );
+    const run = orla(['check', '--config', file]);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain('mapping all-heavy (X-Orla-Mapping: all-heavy; other stages as above):\n  reply → heavy · model Qwen/Qwen3-8B');
+  });
+
   it('exits non-zero naming each mistake', () => {
     const file = write('bad.yaml', 'backends:\n  heavy: { engine: vllm, urls: [http://x:1] }\nstages:\n  reply: { backend: hevy }\n');
     const run = orla(['check', '--config', file]);
