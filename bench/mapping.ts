@@ -9,7 +9,9 @@
 // inside each stage's queue, and `fair` between the classifier's queue and the simple requests' on
 // the light backend. Gateway timers are kept in engine time (divided by the speed-up).
 // Options: --speed (20), --seed (1), --error-rate (0.1), --rounds (1; medians of interleaved rounds),
-// --runs (names below), --limit (first N instances), --flat-outputs (outputs not sized by difficulty).
+// --runs (names below), --limit (first N instances), --flat-outputs (outputs not sized by difficulty),
+// --cached-price (0.25: cached input at a quarter of the input price; 1: no discount),
+// --classifier-reads (user | all) and --classifier-chars (4000): what OneBit's classifier reads.
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { median, percentile } from './load.js';
@@ -30,6 +32,11 @@ const { values: args } = parseArgs({
     /** Comma-separated run names (see RUNS); default: all. */
     runs: { type: 'string' },
     data: { type: 'string', default: '../shared/data/swe-bench/swe-bench-test.jsonl.gz' },
+    /** Cached input's price as a share of the input price, for both backends and every run. */
+    'cached-price': { type: 'string', default: '0.25' },
+    /** OneBit's `reads` and `max_content_chars` (their defaults). */
+    'classifier-reads': { type: 'string', default: 'user' },
+    'classifier-chars': { type: 'string', default: '4000' },
   },
 });
 const SPEED = Number(args.speed);
@@ -37,12 +44,18 @@ const SEED = Number(args.seed);
 const ERROR_RATE = Number(args['error-rate']);
 const ROUNDS = Number(args.rounds);
 const FLAT_OUTPUTS = args['flat-outputs'] ?? false;
+const CACHED_PRICE = Number(args['cached-price']);
+const CLASSIFIER_READS = args['classifier-reads'] as 'user' | 'all';
+const CLASSIFIER_CHARS = Number(args['classifier-chars']);
 const IN_FLIGHT = 128;
-/** USD per million tokens; the embedded default's prices, no discount for cached tokens. */
-const PRICES = {
-  light: { input_per_mtok: 0.05, output_per_mtok: 0.2 },
-  heavy: { input_per_mtok: 0.1, output_per_mtok: 0.4 },
-};
+/**
+ * USD per million tokens: the embedded default's input and output prices, and cached input at a
+ * quarter of the input price (OpenAI's GPT-4.1 models charge that; GPT-5's and Anthropic's cache
+ * reads a tenth). The engines' prefix cache serves every request's shared system prompt and every
+ * classifier call's instructions, so all runs, the baseline too, pay less for those tokens.
+ */
+const priced = (input: number, output: number) => ({ input_per_mtok: input, cached_input_per_mtok: input * CACHED_PRICE, output_per_mtok: output });
+const PRICES = { light: priced(0.05, 0.2), heavy: priced(0.1, 0.4) };
 /** The classifier's budget, in engine seconds: the whole burst is classified through one queue. */
 const CLASSIFIER_TIMEOUT_S = 300;
 /** The scheduler's default aging (2 s), kept in engine time. */
@@ -79,6 +92,11 @@ interface Result {
   p99S: number;
   costUsd: number;
   classifierUsd: number;
+  /** Cached share of all prompt tokens, classifier calls included. */
+  cachedShare: number;
+  /** Per classifier call: prompt tokens, and how many of them the engine had cached. */
+  classifierPrompt: number;
+  classifierCached: number;
   light: number;
   heavy: number;
   fallbacks: number;
@@ -102,6 +120,8 @@ async function measure(run: Run): Promise<Result> {
       route: {
         kind: 'onebit',
         prompt: 'swe-bench',
+        reads: CLASSIFIER_READS,
+        max_content_chars: CLASSIFIER_CHARS,
         classifier: { backend: 'light', model: 'Qwen/Qwen3-4B', timeout_ms: Math.round((CLASSIFIER_TIMEOUT_S * 1000) / SPEED) },
         simple: { backend: 'light', model: 'Qwen/Qwen3-4B' },
         complex: { backend: 'heavy', model: 'Qwen/Qwen3-8B' },
@@ -122,16 +142,23 @@ async function measure(run: Run): Promise<Result> {
     if (errors > 0) process.stderr.write(`  ${run.label}: ${errors} failed; first: ${String(firstError ?? served.find((s) => s && s.status !== 200)?.status)}\n`);
     const engineS = (ms: number) => (ms * SPEED) / 1000;
     const times = ok.map((s) => s.ms);
+    const { classification } = router;
+    const perCall = (tokens: number) => (classification.calls > 0 ? tokens / classification.calls : 0);
+    const sum = (pick: (s: Served) => number) => ok.reduce((total, s) => total + pick(s), 0);
+    const promptTokens = sum((s) => s.usage.promptTokens) + classification.promptTokens;
     return {
       run,
       wallS: engineS(Math.max(...times)),
       meanS: engineS(times.reduce((a, b) => a + b, 0) / times.length),
       p99S: engineS(percentile(times, 99)),
-      costUsd: ok.reduce((sum, s) => sum + s.costUsd, 0),
-      classifierUsd: router.classification.costUsd,
+      costUsd: sum((s) => s.costUsd),
+      classifierUsd: classification.costUsd,
+      cachedShare: (sum((s) => s.usage.cachedTokens) + classification.cachedTokens) / promptTokens,
+      classifierPrompt: perCall(classification.promptTokens),
+      classifierCached: perCall(classification.cachedTokens),
       light: ok.filter((s) => s.backend === 'light').length,
       heavy: ok.filter((s) => s.backend === 'heavy').length,
-      fallbacks: router.classification.fallbacks,
+      fallbacks: classification.fallbacks,
       errors,
     };
   } finally {
@@ -166,6 +193,9 @@ const results = RUNS.map((run): Result => {
     p99S: mid((r) => r.p99S),
     costUsd: mid((r) => r.costUsd),
     classifierUsd: mid((r) => r.classifierUsd),
+    cachedShare: mid((r) => r.cachedShare),
+    classifierPrompt: mid((r) => r.classifierPrompt),
+    classifierCached: mid((r) => r.classifierCached),
     light: mid((r) => r.light),
     heavy: mid((r) => r.heavy),
     fallbacks: mid((r) => r.fallbacks),
@@ -185,6 +215,7 @@ const rows = results.map(
   (r) =>
     `| ${r.run.label} | ${r.wallS.toFixed(1)}${change(r.wallS, base?.wallS)} | ${r.meanS.toFixed(1)}${change(r.meanS, base?.meanS)} | ` +
     `${r.p99S.toFixed(1)}${change(r.p99S, base?.p99S)} | ${r.costUsd.toFixed(3)}${change(r.costUsd, base?.costUsd)} | ${r.classifierUsd.toFixed(3)} | ` +
+    `${(r.cachedShare * 100).toFixed(1)}% | ` +
     `${r.light} / ${r.heavy} | ${r.fallbacks} | ${r.errors} |`,
 );
 process.stdout.write(
@@ -192,13 +223,18 @@ process.stdout.write(
     `SWE-bench test set: ${workload.requests.length} requests at once, ${(workload.simpleShare * 100).toFixed(1)}% simple by the gold patch, ` +
       `${IN_FLIGHT} in flight per backend, temperature 0, seed ${SEED}; engines at ${SPEED}x, times in engine seconds. ` +
       (FLAT_OUTPUTS ? 'Every output the mean length (--flat-outputs). ' : '') +
-      `Classifier: Qwen3-4B on the light backend, prompt swe-bench, reads ≤ 4,000 characters, timeout ${CLASSIFIER_TIMEOUT_S} s. ` +
-      `Prices per million tokens: light $${PRICES.light.input_per_mtok} in / $${PRICES.light.output_per_mtok} out, heavy $${PRICES.heavy.input_per_mtok} in / $${PRICES.heavy.output_per_mtok} out.` +
+      `Classifier: Qwen3-4B on the light backend, prompt swe-bench, reads ${CLASSIFIER_READS === 'user' ? "the user's turns" : 'system and user text'}, ` +
+      `≤ ${CLASSIFIER_CHARS.toLocaleString('en')} characters, timeout ${CLASSIFIER_TIMEOUT_S} s. ` +
+      `Prices per million tokens: ${(['light', 'heavy'] as const).map((b) => `${b} $${PRICES[b].input_per_mtok} in, $${PRICES[b].cached_input_per_mtok} cached, $${PRICES[b].output_per_mtok} out`).join('; ')}.` +
       (ROUNDS > 1 ? ` Medians of ${ROUNDS} interleaved rounds; mean completion varied by up to ${(spread * 100).toFixed(0)}% between rounds.` : ''),
     '',
-    '| run | wall-clock s | mean completion s | p99 completion s | cost $ | of which classifier $ | light / heavy | fallbacks | errors |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| run | wall-clock s | mean completion s | p99 completion s | cost $ | of which classifier $ | cached input | light / heavy | fallbacks | errors |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
+    '',
+    ...results
+      .filter((r) => r.run.onebit)
+      .map((r) => `${r.run.label}: ${r.classifierPrompt.toFixed(0)} prompt tokens per classifier call, ${r.classifierCached.toFixed(0)} of them cached.`),
     '',
   ].join('\n'),
 );

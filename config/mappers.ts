@@ -34,7 +34,13 @@ const onebit = z.strictObject({
   complex: side,
   /** Where a request goes when the classifier times out, fails or answers nonsense. */
   fallback: z.enum(['simple', 'complex']).default('complex'),
-  /** The classifier reads at most this much of the request (its system and user text, from the start). */
+  /**
+   * What the classifier reads: `user`, the user's turns (the system text only when there are none),
+   * so its `max_content_chars` go to what differs between requests, not to a system prompt they
+   * share (a long agent prompt would fill them all); `all`, the system and developer text too.
+   */
+  reads: z.enum(['user', 'all']).default('user'),
+  /** The classifier reads at most this much of what `reads` selects, from the start. */
   max_content_chars: positiveInt.default(4_000),
   /** Verdicts kept, keyed by a hash of the classified text; 0 turns the cache off. */
   cache_size: z.number().int().nonnegative().default(10_000),

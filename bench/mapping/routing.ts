@@ -33,7 +33,7 @@ export interface Served {
 export interface Router {
   complete(request: SweRequest, startedAt: number): Promise<Served>;
   /** What the classifier calls used and cost, and how many fell back. */
-  readonly classification: { calls: number; promptTokens: number; costUsd: number; fallbacks: number };
+  readonly classification: { calls: number; promptTokens: number; cachedTokens: number; costUsd: number; fallbacks: number };
   close(): Promise<void>;
 }
 
@@ -56,11 +56,12 @@ export async function startRouter(raw: Record<string, any>): Promise<Router> {
   const policies = await loadPolicies(config, process.cwd());
   const backends = createBackends(config, (_name, b) => b.urls!, (url, timeouts) => new UndiciUpstream(url, timeouts), policies);
   const requestScheduler = policies.request(config.scheduler.request);
-  const classification = { calls: 0, promptTokens: 0, costUsd: 0, fallbacks: 0 };
+  const classification = { calls: 0, promptTokens: 0, cachedTokens: 0, costUsd: 0, fallbacks: 0 };
   const observer: MapperObserver = {
     internalUsage: (_backend, _stage, usage, costUsd) => {
       classification.calls++;
       classification.promptTokens += usage.promptTokens;
+      classification.cachedTokens += usage.cachedTokens;
       classification.costUsd += costUsd;
     },
     classifierFailed: () => classification.fallbacks++,

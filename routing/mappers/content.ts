@@ -3,9 +3,19 @@
 
 const CHARS_PER_TOKEN = 4; // as engines' tokenizers average on English and code
 
-/** The instructions and the user's words, in order, cut to `maxChars` from the start (where the task is stated). */
-export function requestText(body: Readonly<Record<string, unknown>>, maxChars = Infinity): string {
-  return collect(body, (role) => role === 'system' || role === 'developer' || role === 'user', maxChars);
+/** `user`: the user's turns; `all`: the system and developer instructions too. */
+export type Reading = 'user' | 'all';
+
+const isInstructions = (role: unknown) => role === 'system' || role === 'developer';
+
+/**
+ * The request's text in order, cut to `maxChars` from the start (where the task is stated). `user`
+ * skips the instructions, usually the same boilerplate in every request, unless there is nothing
+ * else to read; a completions `prompt` counts as the user's words.
+ */
+export function requestText(body: Readonly<Record<string, unknown>>, maxChars = Infinity, reading: Reading = 'all'): string {
+  if (reading === 'all') return collect(body, (role) => role === 'user' || isInstructions(role), maxChars);
+  return collect(body, (role) => role === 'user', maxChars) || collect(body, isInstructions, maxChars);
 }
 
 /** Prompt length in tokens, estimated from every message's text. */
@@ -21,13 +31,13 @@ function collect(body: Readonly<Record<string, unknown>>, wanted: (role: unknown
     parts.push(text);
     length += text.length + 2;
   };
-  if (typeof body.instructions === 'string') add(body.instructions);
+  if (typeof body.instructions === 'string' && wanted('system')) add(body.instructions);
   const items = Array.isArray(body.messages) ? body.messages : Array.isArray(body.input) ? body.input : undefined;
   if (items) {
     for (const item of items) {
       if (item !== null && typeof item === 'object' && wanted((item as { role?: unknown }).role)) add(textOf((item as { content?: unknown }).content));
     }
-  } else {
+  } else if (wanted('user')) {
     const prompt = body.prompt ?? body.input;
     if (typeof prompt === 'string') add(prompt);
     else if (Array.isArray(prompt)) for (const p of prompt) if (typeof p === 'string') add(p);

@@ -39,6 +39,10 @@ export const VERDICT_FORMAT = {
   },
 } as const;
 
+/**
+ * The fixed instructions first, the request after: every call then starts with the same tokens,
+ * which the engine's prefix cache serves (and `cached_input_per_mtok` prices) after the first call.
+ */
 export function classifierMessages(prompt: string, text: string): { role: string; content: string }[] {
   return [
     { role: 'system', content: prompt },

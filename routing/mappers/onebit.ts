@@ -37,7 +37,7 @@ export class OneBitMapper implements DynamicMapper {
   }
 
   async choose({ request }: MapContext): Promise<Choice> {
-    const text = requestText(request.body, this.config.max_content_chars);
+    const text = requestText(request.body, this.config.max_content_chars, this.config.reads);
     // A run's retries resend the same text: judged once. The prompt is fixed per mapper, so the text is the key.
     const key = this.verdicts ? await sha256(text) : undefined;
     const known = key === undefined ? undefined : this.verdicts?.get(key);

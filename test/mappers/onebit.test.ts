@@ -1,8 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { OrlaError } from '../../errors.js';
 import { costOf } from '../../routing/cost.js';
+import { promptText } from '../../routing/mappers/onebit-prompt.js';
 import { fcfsRequest } from '../../routing/scheduler/policies/fcfs.js';
 import { startSimulator, type RunningSimulator } from '../../simulator/index.js';
+import { tokenIds } from '../../simulator/tokens.js';
 import { inFlight, mapOnly, serve, startWorld, until, verdictSays, type World } from './helpers.js';
 
 // OneBit end to end at the routing level: the classifier is a simulated engine whose verdict the
@@ -96,6 +98,37 @@ describe('OneBit', () => {
     const w = await world({ max_content_chars: 40 });
     await mapOnly(w, { stage: 'solve', content: verdictSays('a'.repeat(500), '{"prediction": true}') });
     expect(classifierCalls(w)[0]!.body.messages[1].content.length).toBeLessThan(100);
+  });
+
+  it('reads the user\'s turns, not the request\'s system prompt; `reads: all` reads both', async () => {
+    const messages = [
+      { role: 'system', content: 'You are a coding agent.' },
+      { role: 'user', content: verdictSays('Fix a typo.', '{"prediction": true}') },
+    ];
+    const user = await world();
+    await mapOnly(user, { stage: 'solve', content: '', extra: { messages } });
+    const read = classifierCalls(user)[0]!.body.messages[1].content;
+    expect(read).toContain('Fix a typo.');
+    expect(read).not.toContain('coding agent');
+    const all = await world({ reads: 'all' });
+    await mapOnly(all, { stage: 'solve', content: '', extra: { messages } });
+    expect(classifierCalls(all)[0]!.body.messages[1].content).toContain('You are a coding agent.\n\n[[sim:answer');
+  });
+
+  it('sends the fixed instructions first, so the engine\'s prefix cache serves them at the cached price', async () => {
+    const w = await world();
+    await mapOnly(w, { stage: 'solve', content: verdictSays('Fix a typo.', '{"prediction": true}') });
+    const target = await mapOnly(w, { stage: 'solve', content: verdictSays('Rename a variable.', '{"prediction": true}') });
+    const [first, second] = classifierCalls(w);
+    expect(second!.body.messages[0]).toEqual({ role: 'system', content: promptText('general') });
+    expect(first!.body.messages[0]).toEqual(second!.body.messages[0]);
+    expect(second!.body.messages[1].content).toContain('Rename a variable.');
+    const { usage } = w.observed.usage[1]!;
+    const blocks = 16; // the engine caches whole blocks of 16 tokens
+    expect(usage.cachedTokens).toBeGreaterThanOrEqual(tokenIds(promptText('general')).length - blocks);
+    expect(usage.cachedTokens).toBeLessThan(usage.promptTokens);
+    expect(target.mapped!.costUsd).toBe(costOf(usage, PRICE));
+    expect(target.mapped!.costUsd).toBeLessThan(costOf({ ...usage, cachedTokens: 0 }, PRICE));
   });
 
   it.each([

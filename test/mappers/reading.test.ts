@@ -33,6 +33,35 @@ describe('what a mapper reads of a request', () => {
     expect(text).toBe('task task task task ');
   });
 
+  it('user: the user turns only, so the request\'s own system prompt costs the classifier nothing', () => {
+    const body = {
+      messages: [
+        { role: 'system', content: 'You fix bugs.' },
+        { role: 'developer', content: 'Answer with a diff.' },
+        { role: 'user', content: 'The parser crashes.' },
+        { role: 'assistant', content: 'Looking.' },
+        { role: 'user', content: 'Any news?' },
+      ],
+    };
+    expect(requestText(body, Infinity, 'user')).toBe('The parser crashes.\n\nAny news?');
+  });
+
+  it('user: a long system prompt does not use up the bound', () => {
+    const body = { messages: [{ role: 'system', content: 'boilerplate '.repeat(100) }, { role: 'user', content: 'The parser crashes.' }] };
+    expect(requestText(body, 12, 'user')).toBe('The parser c');
+  });
+
+  it('user: falls back to the instructions when there are no user turns', () => {
+    expect(requestText({ messages: [{ role: 'system', content: 'Summarise the log.' }, { role: 'assistant', content: 'Ok.' }] }, Infinity, 'user')).toBe('Summarise the log.');
+    expect(requestText({ instructions: 'Be brief.', input: [] }, Infinity, 'user')).toBe('Be brief.');
+  });
+
+  it('user: the Responses API input without its instructions; a completions prompt', () => {
+    expect(requestText({ instructions: 'Be brief.', input: 'Sum 2 and 3.' }, Infinity, 'user')).toBe('Sum 2 and 3.');
+    expect(requestText({ instructions: 'Be brief.', input: [{ role: 'user', content: 'Hi' }] }, Infinity, 'user')).toBe('Hi');
+    expect(requestText({ prompt: 'def f(x):' }, Infinity, 'user')).toBe('def f(x):');
+  });
+
   it('estimates prompt tokens at about four characters each, from every message', () => {
     expect(estimatePromptTokens({ messages: [{ role: 'user', content: 'x'.repeat(400) }, { role: 'assistant', content: 'y'.repeat(400) }] })).toBe(201);
   });

@@ -35,7 +35,7 @@ describe('stage mapping validation', () => {
   it('accepts a valid config, with the defaults filled in', () => {
     expect(problems(config())).toEqual([]);
     const route = mappingConfig(config()).mappers.route!;
-    expect(route).toMatchObject({ fallback: 'complex', prompt: 'general', max_content_chars: 4000, cache_size: 10_000, classifier: { timeout_ms: 2000, max_tokens: 16 } });
+    expect(route).toMatchObject({ fallback: 'complex', prompt: 'general', reads: 'user', max_content_chars: 4000, cache_size: 10_000, classifier: { timeout_ms: 2000, max_tokens: 16 } });
   });
 
   it.each<[string, object, string | RegExp]>([
