@@ -1,6 +1,6 @@
 // How the request path hears that a client left. An AbortSignal is one such source; on Node the
-// gateway uses a ClientGone instead: creating an AbortSignal and listening on it cost about 15 µs of
-// CPU per request there (measured against the bare proxy), a tenth of all Orla spends on a request.
+// gateway uses a ClientGone instead: an AbortSignal per request, listened to by undici, cost a
+// minimal Hono proxy 14 µs of CPU a request (72 → 86), and Orla 2.5% of its CPU per request.
 
 /** The part of AbortSignal the request path uses. undici takes it as a request's `signal`. */
 export interface AbortLike {
