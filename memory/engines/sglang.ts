@@ -4,15 +4,40 @@ import { gaugeValue } from './metrics-text.js';
 const FLUSH_TIMEOUT_MS = 5_000;
 
 /**
- * SGLang frees cache only globally: `POST /flush_cache` drops the whole radix tree, and SGLang itself
- * refuses while requests run or wait — answering 400 with the same "Cache flushed." text it sends on
- * success, so the status is what counts. Orla asks only when no other run is active on the replica;
- * otherwise the run's prefix is left to the radix cache's LRU.
+ * SGLang frees one run's cache only through its sessions: a client that uses them (`POST
+ * /open_session`, then `session_params: {id}` on its requests; with `streaming`, the session pins its
+ * KV until closed) has them closed by Orla when the run is released (`POST /close_session`), so a
+ * run that ends or goes idle never leaves KV pinned. Otherwise only a global `POST /flush_cache`
+ * exists: it drops the whole radix tree, and SGLang refuses it while requests run or wait,
+ * answering 400 with the same "Cache flushed." text it sends on success, so the status is what
+ * counts. Orla asks only when no other run is active on the replica; otherwise the run's prefix is
+ * left to the radix cache's LRU.
  */
 export function sglangAdapter(call: EngineCall): EngineAdapter {
+  const sessions = new Map<string, Set<string>>(); // `${replica} ${run}` → session ids seen
   return {
     engine: 'sglang',
-    async releaseRun(_run, replica, context): Promise<ActionResult> {
+    tagRequest(run, replica, body) {
+      const id = (body.session_params as { id?: unknown } | null | undefined)?.id;
+      if (typeof id !== 'string') return;
+      const key = `${replica} ${run}`;
+      const ids = sessions.get(key);
+      if (ids) ids.add(id);
+      else sessions.set(key, new Set([id]));
+    },
+    async releaseRun(run, replica, context): Promise<ActionResult> {
+      const key = `${replica.url} ${run}`;
+      const ids = sessions.get(key);
+      if (ids) {
+        sessions.delete(key);
+        const statuses = await Promise.all(
+          [...ids].map(async (id) => (await call(replica.url, { method: 'POST', path: '/close_session', body: { session_id: id } })).status),
+        );
+        const failed = statuses.filter((s) => s !== 200).length;
+        return failed === 0
+          ? { action: 'close_session', result: 'ok', detail: [...ids].join(', ') }
+          : { action: 'close_session', result: 'failed', detail: `${failed} of ${ids.size} sessions: status ${statuses.find((s) => s !== 200)}` };
+      }
       if (!globalFlushAllowed(context)) {
         return { action: 'global_flush', result: 'skipped', detail: 'other runs are active or cached on the replica: left to the radix LRU' };
       }

@@ -55,6 +55,26 @@ describe('engine adapters', () => {
     expect(calls()).toEqual(['POST /flush_cache', 'POST /flush_cache']);
   });
 
+  it("SGLang: closes the sessions a run's requests used when the run is released, and nothing else", async () => {
+    const adapter = sglangAdapter(call);
+    const body = { session_params: { id: 'sess-a', rid: 'x' } };
+    adapter.tagRequest!('run-1', engine.url, body, {});
+    adapter.tagRequest!('run-1', engine.url, { session_params: { id: 'sess-b' } }, {});
+    adapter.tagRequest!('run-1', engine.url, { session_params: { id: 'sess-a' } }, {});
+    adapter.tagRequest!('run-2', engine.url, { session_params: { id: 'sess-c' } }, {});
+    expect(body).toEqual({ session_params: { id: 'sess-a', rid: 'x' } }); // the request goes as sent
+    engine.respondWith((_r, res) => res.writeHead(200).end());
+    expect(await adapter.releaseRun('run-1', replica(), { ...idle, othersInFlight: true })).toEqual({ action: 'close_session', result: 'ok', detail: 'sess-a, sess-b' });
+    expect(engine.received.map((r) => [r.url, r.body])).toEqual([
+      ['/close_session', { session_id: 'sess-a' }],
+      ['/close_session', { session_id: 'sess-b' }],
+    ]);
+    // Closed once: the next release of the run falls back to the global rules (here: skipped).
+    expect((await adapter.releaseRun('run-1', replica(), { ...idle, othersInFlight: true })).action).toBe('global_flush');
+    engine.respondWith((_r, res) => json(res, 400, { object: 'error', message: 'unknown session' }));
+    expect(await adapter.releaseRun('run-2', replica(), idle)).toEqual({ action: 'close_session', result: 'failed', detail: '1 of 1 sessions: status 400' });
+  });
+
   it('vLLM: resets the prefix cache only when idle, and stops asking a server without dev mode', async () => {
     const adapter = vllmAdapter(call);
     engine.respondWith((_r, res) => res.writeHead(200).end());
