@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client';
 import type { CircuitState } from '../routing/circuit.js';
 import type { MemoryObserver } from '../memory/manager.js';
 import type { TokenUsage } from '../routing/cost.js';
@@ -26,13 +26,47 @@ export interface RequestRecord {
 
 const CIRCUIT_VALUE: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 };
 
+/**
+ * One label set's increments of a counter or gauge, added up here and handed to prom-client when
+ * the registry is read: prom-client hashes the labels on every call, children included, which cost
+ * more than the rest of the metrics work per request.
+ */
+class Tally {
+  pending = 0;
+  constructor(
+    private readonly metric: Counter | Gauge,
+    private readonly labels: LabelValues<string>,
+  ) {}
+
+  add(value = 1): void {
+    this.pending += value;
+  }
+
+  flush(): void {
+    if (this.pending === 0) return;
+    this.metric.inc(this.labels, this.pending);
+    this.pending = 0;
+  }
+}
+
 export class GatewayMetrics implements MapperObserver, RoutingObserver, MemoryObserver {
   readonly registry = new Registry();
+  private readonly tallies: Tally[] = [];
+  /** Every tallied metric's `collect`: all tallies are handed over before any of them is read. */
+  private readonly flushTallies = () => {
+    for (const tally of this.tallies) tally.flush();
+  };
+  private tally(metric: Counter | Gauge, labels: LabelValues<string>): Tally {
+    const tally = new Tally(metric, labels);
+    this.tallies.push(tally);
+    return tally;
+  }
   private readonly requests = new Counter({
     name: 'orla_requests_total',
     help: 'Requests by route, stage, backend and status.',
     labelNames: ['route', 'stage', 'backend', 'status'],
     registers: [this.registry],
+    collect: this.flushTallies,
   });
   private readonly duration = new Histogram({
     name: 'orla_request_duration_seconds',
@@ -60,12 +94,14 @@ export class GatewayMetrics implements MapperObserver, RoutingObserver, MemoryOb
     help: 'Tokens by stage, backend and kind (prompt, cached, completion), as the engines report them.',
     labelNames: ['stage', 'backend', 'kind'],
     registers: [this.registry],
+    collect: this.flushTallies,
   });
   private readonly inFlightGauge = new Gauge({
     name: 'orla_requests_in_flight',
     help: 'Requests sent to a backend and not yet finished.',
     labelNames: ['backend'],
     registers: [this.registry],
+    collect: this.flushTallies,
   });
   private readonly queueDepthGauge = new Gauge({
     name: 'orla_queue_depth',
@@ -98,6 +134,7 @@ export class GatewayMetrics implements MapperObserver, RoutingObserver, MemoryOb
     help: 'Estimated cost in USD (engine-reported tokens at the backend\'s prices), by backend and stage; classifier calls under onebit:<mapper>.',
     labelNames: ['backend', 'stage'],
     registers: [this.registry],
+    collect: this.flushTallies,
   });
   private readonly mapperDecisions = new Counter({
     name: 'orla_mapper_decisions_total',
@@ -116,8 +153,8 @@ export class GatewayMetrics implements MapperObserver, RoutingObserver, MemoryOb
     collectDefaultMetrics({ register: this.registry, prefix: 'orla_process_' });
   }
 
-  // prom-client validates and hashes labels on every call; the children for a label set are looked
-  // up once and kept (the label sets are bounded by the config).
+  // The tallies and histogram children of a label set are made once and kept (the label sets are
+  // bounded by the config).
   private readonly children = new Map<string, RequestChildren>();
   private readonly backendChildren = new Map<string, BackendChildren>();
 
@@ -128,14 +165,14 @@ export class GatewayMetrics implements MapperObserver, RoutingObserver, MemoryOb
       const labels = { route: r.route, stage: r.stage, backend: r.backend };
       const tokens = { stage: r.stage, backend: r.backend };
       found = {
-        requests: this.requests.labels({ ...labels, status: r.status }),
+        requests: this.tally(this.requests, { ...labels, status: r.status }),
         duration: this.duration.labels(labels),
         firstByte: this.firstByte.labels(labels),
         overhead: this.overhead.labels({ route: r.route }),
-        prompt: this.tokens.labels({ ...tokens, kind: 'prompt' }),
-        cached: this.tokens.labels({ ...tokens, kind: 'cached' }),
-        completion: this.tokens.labels({ ...tokens, kind: 'completion' }),
-        cost: this.cost.labels({ backend: r.backend, stage: r.stage }),
+        prompt: this.tally(this.tokens, { ...tokens, kind: 'prompt' }),
+        cached: this.tally(this.tokens, { ...tokens, kind: 'cached' }),
+        completion: this.tally(this.tokens, { ...tokens, kind: 'completion' }),
+        cost: this.tally(this.cost, { backend: r.backend, stage: r.stage }),
       };
       this.children.set(key, found);
     }
@@ -145,7 +182,7 @@ export class GatewayMetrics implements MapperObserver, RoutingObserver, MemoryOb
   private backendOf(backend: string): BackendChildren {
     let found = this.backendChildren.get(backend);
     if (!found) {
-      found = { inFlight: this.inFlightGauge.labels({ backend }), queueWait: this.queueWait.labels({ backend }) };
+      found = { inFlight: this.tally(this.inFlightGauge, { backend }), queueWait: this.queueWait.labels({ backend }) };
       this.backendChildren.set(backend, found);
     }
     return found;
@@ -186,21 +223,21 @@ export class GatewayMetrics implements MapperObserver, RoutingObserver, MemoryOb
     this.circuitGauge.set({ backend, replica }, CIRCUIT_VALUE[state]);
   }
   inFlight(backend: string, delta: number): void {
-    this.backendOf(backend).inFlight.inc(delta);
+    this.backendOf(backend).inFlight.add(delta);
   }
 
   record(r: RequestRecord): void {
     const m = this.requestChildren(r);
-    m.requests.inc();
+    m.requests.add();
     m.duration.observe(r.seconds);
     if (r.firstByteSeconds !== undefined) m.firstByte.observe(r.firstByteSeconds);
     if (r.overheadSeconds !== undefined) m.overhead.observe(r.overheadSeconds);
     if (r.usage) {
-      m.prompt.inc(r.usage.promptTokens);
-      m.cached.inc(r.usage.cachedTokens);
-      m.completion.inc(r.usage.completionTokens);
+      m.prompt.add(r.usage.promptTokens);
+      m.cached.add(r.usage.cachedTokens);
+      m.completion.add(r.usage.completionTokens);
     }
-    if (r.costUsd) m.cost.inc(r.costUsd);
+    if (r.costUsd) m.cost.add(r.costUsd);
   }
 
   // MapperObserver: what dynamic mappers report.
@@ -219,17 +256,17 @@ export class GatewayMetrics implements MapperObserver, RoutingObserver, MemoryOb
 }
 
 interface RequestChildren {
-  requests: Counter.Internal;
+  requests: Tally;
   duration: Histogram.Internal<string>;
   firstByte: Histogram.Internal<string>;
   overhead: Histogram.Internal<string>;
-  prompt: Counter.Internal;
-  cached: Counter.Internal;
-  completion: Counter.Internal;
-  cost: Counter.Internal;
+  prompt: Tally;
+  cached: Tally;
+  completion: Tally;
+  cost: Tally;
 }
 
 interface BackendChildren {
-  inFlight: Gauge.Internal<string>;
+  inFlight: Tally;
   queueWait: Histogram.Internal<string>;
 }

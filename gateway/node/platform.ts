@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Context } from 'hono';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import { payloadTooLarge } from '../../errors.js';
+import { clientClosed, payloadTooLarge } from '../../errors.js';
 import { ClientGone } from '../../routing/cancel.js';
 import type { Platform } from '../platform.js';
 
@@ -35,14 +35,26 @@ export const nodePlatform: Platform = {
     const { incoming } = bindings(c);
     const declared = Number(incoming.headers['content-length']);
     if (declared > limitBytes) throw payloadTooLarge(limitBytes);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of incoming as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > limitBytes) throw payloadTooLarge(limitBytes);
-      chunks.push(chunk);
-    }
-    return (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)).toString('utf8');
+    // Stream events, not an async iterator: the iterator costs more than the rest of the read.
+    return new Promise<string>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const onData = (chunk: Buffer) => {
+        size += chunk.length;
+        if (size <= limitBytes) chunks.push(chunk);
+        else {
+          incoming.off('data', onData);
+          incoming.resume(); // drain the rest so the connection stays usable
+          reject(payloadTooLarge(limitBytes));
+        }
+      };
+      incoming.on('data', onData);
+      incoming.once('end', () => resolve((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)).toString('utf8')));
+      incoming.once('error', reject);
+      incoming.once('close', () => {
+        if (!incoming.complete) reject(clientClosed()); // the client left mid-body
+      });
+    });
   },
 
   send(c, head, body) {

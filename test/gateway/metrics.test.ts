@@ -1,0 +1,50 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { RunningGateway } from '../../gateway/server.js';
+import { startTestGateway, twoBackendConfig } from '../helpers/gateway.js';
+import { startRecordingEngine, type RecordingEngine } from '../helpers/recording-engine.js';
+
+// GET /metrics: the per-request series, by route, stage, backend and status, exact after each scrape.
+
+let light: RecordingEngine;
+let heavy: RecordingEngine;
+let gateway: RunningGateway;
+beforeAll(async () => {
+  [light, heavy] = await Promise.all([startRecordingEngine(), startRecordingEngine()]);
+  gateway = await startTestGateway(twoBackendConfig(light.url, heavy.url, { light: { price: { input_per_mtok: 1, output_per_mtok: 2 } } }));
+});
+afterAll(async () => {
+  await gateway.close();
+  await Promise.all([light.close(), heavy.close()]);
+});
+
+const chat = (stage: string) =>
+  fetch(`${gateway.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-orla-stage': stage },
+    body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }),
+  }).then((r) => r.arrayBuffer());
+
+async function scrape(): Promise<Map<string, number>> {
+  const text = await (await fetch(`${gateway.url}/metrics`)).text();
+  return new Map(text.split('\n').filter((l) => l.startsWith('orla_')).map((l) => [l.slice(0, l.lastIndexOf(' ')), Number(l.slice(l.lastIndexOf(' ') + 1))]));
+}
+
+it('counts requests, tokens, cost, in-flight and latency per label set, and never twice', async () => {
+  await Promise.all([chat('classify'), chat('classify'), chat('reply')]);
+  const first = await scrape();
+  const lightChat = 'route="/v1/chat/completions",stage="classify",backend="light"';
+  expect(first.get(`orla_requests_total{${lightChat},status="200"}`)).toBe(2);
+  expect(first.get('orla_requests_total{route="/v1/chat/completions",stage="reply",backend="heavy",status="200"}')).toBe(1);
+  expect(first.get('orla_tokens_total{stage="classify",backend="light",kind="prompt"}')).toBe(20);
+  expect(first.get('orla_tokens_total{stage="classify",backend="light",kind="cached"}')).toBe(8);
+  expect(first.get('orla_tokens_total{stage="classify",backend="light",kind="completion"}')).toBe(4);
+  expect(first.get('orla_cost_usd_total{backend="light",stage="classify"}')).toBeCloseTo(2 * (10 * 1 + 2 * 2) / 1e6, 12);
+  expect(first.get('orla_requests_in_flight{backend="light"}') ?? 0).toBe(0);
+  expect(first.get(`orla_request_duration_seconds_count{${lightChat}}`)).toBe(2);
+
+  await chat('classify');
+  const second = await scrape();
+  expect(second.get(`orla_requests_total{${lightChat},status="200"}`)).toBe(3);
+  expect(second.get('orla_tokens_total{stage="classify",backend="light",kind="prompt"}')).toBe(30);
+  expect((await scrape()).get(`orla_requests_total{${lightChat},status="200"}`)).toBe(3);
+});
