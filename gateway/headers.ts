@@ -31,11 +31,11 @@ export function splitRequestHeaders(headers: HeaderValues): SplitHeaders {
   return { orla, forward };
 }
 
-export function returnedHeaders(upstream: HeaderValues): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
+/** Adds the engine's headers the client may see to `own` (the gateway's), which win on a clash. */
+export function addReturnedHeaders(own: Record<string, string | string[]>, upstream: HeaderValues): Record<string, string | string[]> {
   for (const name in upstream) {
     const value = upstream[name];
-    if (value !== undefined && !NOT_RETURNED.has(name)) out[name] = value;
+    if (value !== undefined && !NOT_RETURNED.has(name) && !(name in own)) own[name] = value;
   }
-  return out;
+  return own;
 }

@@ -12,7 +12,7 @@ import type { RequestScheduler } from '../routing/scheduler/types.js';
 import type { StageMapper } from '../routing/types.js';
 import type { UpstreamClient } from '../routing/upstream/types.js';
 import type { Exchange } from './exchange.js';
-import { returnedHeaders, splitRequestHeaders } from './headers.js';
+import { addReturnedHeaders, splitRequestHeaders } from './headers.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Platform, ResponseHead } from './platform.js';
 import { SseRelay } from './sse.js';
@@ -99,7 +99,7 @@ export function proxyRoute(kind: RouteKind, deps: ProxyDeps) {
     forward['x-request-id'] = exchange.id;
 
     const stage = identity.stage ?? target.stage;
-    const responseHeaders: Record<string, string> = {
+    const responseHeaders: ResponseHead['headers'] = {
       'x-request-id': exchange.id,
       'x-orla-backend': backend.name,
       'x-orla-stage': stage,
@@ -155,7 +155,7 @@ interface Outbound {
   headers: Record<string, string>;
   streaming: boolean;
   stripUsageChunk: boolean;
-  responseHeaders: Record<string, string>;
+  responseHeaders: ResponseHead['headers'];
   /** What mapping it cost (a classifier call): part of its X-Orla-Cost-Usd and its run's cost. */
   mappingCostUsd: number;
 }
@@ -195,7 +195,7 @@ async function forwardTo(c: Context, deps: ProxyDeps, exchange: Exchange, backen
   };
   const respondedAt = performance.now();
   const orlaMs = sentAt - exchange.started - lease.queueMs; // parse, map, queue bookkeeping; not the wait
-  const headers: ResponseHead['headers'] = { ...returnedHeaders(upstream.headers), ...out.responseHeaders };
+  const headers: ResponseHead['headers'] = addReturnedHeaders(out.responseHeaders, upstream.headers);
   headers['x-orla-queue-ms'] = lease.queueMs.toFixed(3);
   if (plan) headers['x-orla-cache'] = deps.memory.header(plan, lease.replica);
   const isSse = out.streaming && upstream.status < 300 && String(upstream.headers['content-type']).startsWith('text/event-stream');

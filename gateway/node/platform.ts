@@ -61,7 +61,8 @@ export const nodePlatform: Platform = {
     const { outgoing } = bindings(c);
     if (bindings(c).gone?.aborted) outgoing.destroy(); // the client is gone: its connection is of no more use
     else if (!outgoing.destroyed) {
-      outgoing.writeHead(head.status, { ...head.headers, 'content-length': Buffer.byteLength(body) });
+      head.headers['content-length'] = String(Buffer.byteLength(body));
+      outgoing.writeHead(head.status, head.headers);
       outgoing.end(body);
     }
     return RESPONSE_ALREADY_SENT;
