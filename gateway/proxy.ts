@@ -107,8 +107,8 @@ export function proxyRoute(kind: RouteKind, deps: ProxyDeps) {
     if (identity.run !== undefined) responseHeaders['x-orla-workflow-run'] = identity.run;
     if (rerouted) responseHeaders['x-orla-rerouted'] = mapped.backend;
     if (mapped.mapped?.verdict) responseHeaders['x-orla-mapped'] = mapped.mapped.verdict;
+    const { requestScheduler, weight } = deps.queuePolicy(target.stage);
     return forwardTo(c, deps, exchange, backend, {
-      gone,
       path,
       plan,
       body,
@@ -122,8 +122,10 @@ export function proxyRoute(kind: RouteKind, deps: ProxyDeps) {
         run: identity.run,
         priority: identity.priority ?? 0,
         promptTokens: Math.ceil(text.length / 4), // ~4 bytes of JSON per token: enough to rank jobs
-        ...deps.queuePolicy(target.stage),
+        requestScheduler,
+        weight,
         deadlineMs: identity.deadlineMs,
+        signal: gone,
         affinity: plan?.affinity,
       },
     });
@@ -147,8 +149,8 @@ const ENGINES_WITH_PRIORITY = new Set(['vllm', 'sglang', 'simulator']);
 
 
 interface Outbound {
-  ticket: Omit<Ticket, 'signal'>;
-  gone: ClientGone;
+  /** Its `signal` is the client's ClientGone. */
+  ticket: Ticket & { signal: ClientGone };
   plan: Plan | undefined;
   path: string;
   body: Record<string, unknown>;
@@ -162,12 +164,12 @@ interface Outbound {
 
 async function forwardTo(c: Context, deps: ProxyDeps, exchange: Exchange, backend: Backend, out: Outbound): Promise<Response> {
   const { plan } = out;
-  const signal = out.gone;
+  const signal = out.ticket.signal;
   let client!: UpstreamClient;
   let sentAt = 0;
   let dispatched: Awaited<ReturnType<typeof dispatch>>;
   try {
-    dispatched = await dispatch(backend, { ...out.ticket, signal }, (replica) => {
+    dispatched = await dispatch(backend, out.ticket, (replica) => {
       client = replica.client;
       if (plan) deps.memory.tag(plan, replica, out.body, out.headers);
       sentAt = performance.now();
