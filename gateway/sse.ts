@@ -8,7 +8,8 @@ import { usageOf, type Usage } from './usage.js';
 // waits, and an event is never cut in two (which would make a later error event unparsable).
 
 const USAGE_KEY = Buffer.from('"usage":');
-const TOOL_CALLS_FINISH = '"finish_reason":"tool_calls"';
+const TOOL_CALLS_FINISH = Buffer.from('"finish_reason":"tool_calls"');
+const EVENT_END = Buffer.from('\n\n');
 const LF = 10;
 
 /** What a platform drives while streaming a response body. */
@@ -91,27 +92,29 @@ export class SseRelay implements StreamRelay {
   private finish(error: OrlaError | undefined): void {
     if (this.ended) return;
     this.ended = true;
-    const toolCalls = [this.beforeLast, this.last].some((b) => b?.includes(TOOL_CALLS_FINISH) ?? false);
+    // The finish reason is in the last content event: only the stream's tail is searched.
+    const toolCalls = [this.beforeLast, this.last].some((b) => b !== undefined && b.includes(TOOL_CALLS_FINISH, Math.max(0, b.length - TAIL_BYTES)));
     this.options.onEnd({ usage: this.usage, toolCalls, error, clientGone: this.options.clientGone() });
   }
 
-  /** Records the usage of the events that carry one, dropping usage-only chunks when asked. */
+  /**
+   * Records the usage of the event that carries it, dropping it when it is a usage-only chunk the
+   * client did not ask for. Only that event is parsed; the events around it pass untouched.
+   */
   private takeUsage(events: Buffer): Buffer {
-    const kept: Buffer[] = [];
-    let start = 0;
-    while (start < events.length) {
-      const next = events.indexOf('\n\n', start);
-      const end = next < 0 ? events.length : next + 2;
-      const event = events.subarray(start, end);
-      start = end;
-      const payload = hasUsage(event) ? parseData(event) : undefined;
-      const usage = usageOf(payload);
-      if (usage) this.usage = usage;
-      const choices = (payload as { choices?: unknown } | undefined)?.choices;
-      const usageOnly = Array.isArray(choices) && choices.length === 0;
-      if (!(this.options.stripUsageChunk && usage && usageOnly)) kept.push(event);
-    }
-    return kept.length === 1 ? kept[0]! : Buffer.concat(kept);
+    const at = events.lastIndexOf(USAGE_KEY); // usage is the last event's (hasUsage found it)
+    const previousEnd = events.lastIndexOf(EVENT_END, at);
+    const start = previousEnd < 0 ? 0 : previousEnd + 2;
+    const next = events.indexOf(EVENT_END, at);
+    const end = next < 0 ? events.length : next + 2;
+    const payload = parseData(events.subarray(start, end));
+    const usage = usageOf(payload);
+    if (usage) this.usage = usage;
+    const choices = (payload as { choices?: unknown } | undefined)?.choices;
+    const usageOnly = Array.isArray(choices) && choices.length === 0;
+    if (!(this.options.stripUsageChunk && usage && usageOnly)) return events;
+    if (start === 0) return events.subarray(end);
+    return end === events.length ? events.subarray(0, start) : Buffer.concat([events.subarray(0, start), events.subarray(end)]);
   }
 }
 
@@ -133,14 +136,14 @@ function eventsEnd(bytes: Buffer): number {
  * (`…}}` then the blank line) or `[DONE]`; then only the chunk's tail is searched. Content chunks
  * end with their `choices` array (`…]}`) and are passed over without a scan.
  */
-const USAGE_TAIL_BYTES = 1024;
+const TAIL_BYTES = 1024;
 
 function hasUsage(events: Buffer): boolean {
   const n = events.length;
   const endsEvent = events[n - 3] === 125 /* } */ && events[n - 4] === 125;
   const endsDone = events[n - 3] === 93 /* ] */ && events[n - 4] === 69 /* E of DONE */;
   if (!endsEvent && !endsDone && events[n - 1] === LF && events[n - 2] === LF) return false;
-  const from = Math.max(0, n - USAGE_TAIL_BYTES);
+  const from = Math.max(0, n - TAIL_BYTES);
   for (let at = events.indexOf(USAGE_KEY, from); at >= 0; at = events.indexOf(USAGE_KEY, at + USAGE_KEY.length)) {
     let next = at + USAGE_KEY.length;
     while (events[next] === 32) next++;

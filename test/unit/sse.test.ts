@@ -47,6 +47,17 @@ describe('SSE relay', () => {
     expect(outcome.usage?.promptTokens).toBe(12);
   });
 
+  it('handles a whole stream arriving as one chunk: only the usage event is dropped, tool calls are seen', () => {
+    const toolFinish = chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] });
+    const body = content.repeat(40) + toolFinish + usageChunk + 'data: [DONE]\n\n';
+    const stripped = relay([body], true);
+    expect(stripped.out.join('')).toBe(content.repeat(40) + toolFinish + 'data: [DONE]\n\n');
+    expect(stripped.outcome.usage).toEqual({ promptTokens: 12, completionTokens: 3, cachedTokens: 8 });
+    expect(stripped.outcome.toolCalls).toBe(true);
+    expect(relay([body], false).out.join('')).toBe(body);
+    expect(relay([usageChunk + 'data: [DONE]\n\n'], true).out.join('')).toBe('data: [DONE]\n\n');
+  });
+
   it('keeps usage carried on a content chunk even when stripping', () => {
     const withUsage = chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage: USAGE });
     const { out } = relay([withUsage], true);
