@@ -28,8 +28,7 @@ const CIRCUIT_VALUE: Record<CircuitState, number> = { closed: 0, 'half-open': 1,
 
 /**
  * One label set's increments of a counter or gauge, added up here and handed to prom-client when
- * the registry is read: prom-client hashes the labels on every call, children included, which cost
- * more than the rest of the metrics work per request.
+ * the registry is read: prom-client hashes the labels on every call, children included.
  */
 class Tally {
   pending = 0;
