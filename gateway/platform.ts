@@ -15,7 +15,7 @@ export interface ResponseHead {
 export interface Platform {
   /** The request's headers, names lower-case. */
   requestHeaders(c: Context): HeaderValues;
-  /** Aborts when the client leaves before its response is complete; the same object on every call. */
+  /** Aborts when the client leaves before its response is complete. Called once per proxied request. */
   clientGone(c: Context): ClientGone;
   /** The request body as text; throws a 413 past `limitBytes`. */
   readBody(c: Context, limitBytes: number): Promise<string>;

@@ -10,8 +10,6 @@ const toHeaders = (head: ResponseHead) => {
   return headers;
 };
 
-const goneOf = new WeakMap<Request, ClientGone>();
-
 /** Web-standard runtimes (Workers, Deno, Bun): Request in, Response out. */
 export const webPlatform: Platform = {
   requestHeaders(c) {
@@ -21,13 +19,10 @@ export const webPlatform: Platform = {
   },
 
   clientGone(c) {
-    let gone = goneOf.get(c.req.raw);
-    if (!gone) {
-      const signal = c.req.raw.signal;
-      goneOf.set(c.req.raw, (gone = new ClientGone()));
-      if (signal.aborted) gone.abort();
-      else signal.addEventListener('abort', () => gone!.abort(), { once: true });
-    }
+    const gone = new ClientGone();
+    const signal = c.req.raw.signal;
+    if (signal.aborted) gone.abort();
+    else signal.addEventListener('abort', () => gone.abort(), { once: true });
     return gone;
   },
 

@@ -29,6 +29,6 @@ it("closes the run's SGLang session when the run is done, after forwarding sessi
   expect(engine.received.some((r) => r.url === '/close_session')).toBe(false); // preserved between calls
   const last = await chat({ 'x-orla-workflow-done': 'true' });
   expect(last.status).toBe(200);
-  await vi.waitFor(() => expect(engine.received.filter((r) => r.url === '/close_session').map((r) => r.body)).toEqual([{ session_id: 'sess-1' }]));
+  await vi.waitFor(() => expect(engine.received.filter((r) => r.url === '/close_session').map((r) => r.body)).toEqual([{ session_id: 'sess-1' }]), { timeout: 10_000 });
   expect(engine.received.some((r) => r.url === '/flush_cache')).toBe(false);
 });
