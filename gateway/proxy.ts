@@ -183,7 +183,7 @@ async function forwardTo(c: Context, deps: ProxyDeps, exchange: Exchange, backen
   /** Frees the slot (a 5xx counts against the replica's circuit, a client that left does not) and accounts the call. */
   const settle = (status: number | 'gone', usage?: Usage, toolCalls = false) => {
     const ok = status !== 'gone' && status < 400;
-    exchange.costUsd = usage ? costOf(usage, backend.config.price) : undefined;
+    exchange.costUsd ??= usage ? costOf(usage, backend.config.price) : undefined;
     lease.release(status === 'gone' ? 'neutral' : status >= 500 ? 'failure' : 'success', usage ? usage.promptTokens + usage.completionTokens : undefined);
     if (!plan) return;
     deps.memory.completed(plan, ok ? {
@@ -213,13 +213,16 @@ async function forwardTo(c: Context, deps: ProxyDeps, exchange: Exchange, backen
     }
     const text = upstream.status < 300 ? bytes.toString('utf8') : '';
     const usage = upstream.status < 300 ? usageOfJson(text) : undefined;
-    settle(upstream.status, usage, text.includes(TOOL_CALLS_FINISH));
+    exchange.costUsd = usage ? costOf(usage, backend.config.price) : undefined;
     headers['x-orla-cost-usd'] = formatUsd((exchange.costUsd ?? 0) + out.mappingCostUsd);
     exchange.overheadMs = orlaMs;
     headers['x-orla-overhead-ms'] = orlaMs.toFixed(3);
     exchange.firstByteAt = performance.now();
+    const response = deps.platform.send(c, { status: upstream.status, headers }, bytes);
+    // Accounted once the response is written: the bookkeeping is off the client's path.
+    settle(upstream.status, usage, text.includes(TOOL_CALLS_FINISH));
     exchange.finish(upstream.status, usage);
-    return deps.platform.send(c, { status: upstream.status, headers }, bytes);
+    return response;
   }
 
   exchange.overheadMs = orlaMs + (performance.now() - respondedAt);

@@ -27,7 +27,7 @@ export interface RelayOptions {
   stripUsageChunk: boolean;
   /** Called once, before the first chunk goes out. */
   onFirstChunk(): void;
-  /** Called once, when the stream ends for any reason. */
+  /** Called once when the stream ends for any reason, just after the last bytes are handed over. */
   onEnd(outcome: RelayOutcome): void;
   /** Turns a failure while reading the engine's body into the error the client sees. */
   describeError(err: unknown): OrlaError;
@@ -94,7 +94,9 @@ export class SseRelay implements StreamRelay {
     this.ended = true;
     // The finish reason is in the last content event: only the stream's tail is searched.
     const toolCalls = [this.beforeLast, this.last].some((b) => b !== undefined && b.includes(TOOL_CALLS_FINISH, Math.max(0, b.length - TAIL_BYTES)));
-    this.options.onEnd({ usage: this.usage, toolCalls, error, clientGone: this.options.clientGone() });
+    const outcome = { usage: this.usage, toolCalls, error, clientGone: this.options.clientGone() };
+    // Accounted once the caller has written the last bytes: the bookkeeping is off the client's path.
+    queueMicrotask(() => this.options.onEnd(outcome));
   }
 
   /**

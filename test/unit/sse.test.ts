@@ -8,7 +8,7 @@ const chunk = (obj: unknown) => `data: ${JSON.stringify(obj)}\n\n`;
 const USAGE = { prompt_tokens: 12, completion_tokens: 3, total_tokens: 15, prompt_tokens_details: { cached_tokens: 8 } };
 
 /** Drives the relay the way a platform does: push each chunk, then end or fail. */
-function relay(parts: (string | Error)[], stripUsageChunk: boolean, clientGone = false) {
+async function relay(parts: (string | Error)[], stripUsageChunk: boolean, clientGone = false) {
   let outcome: RelayOutcome | undefined;
   let firstChunks = 0;
   const sse = new SseRelay({
@@ -26,6 +26,8 @@ function relay(parts: (string | Error)[], stripUsageChunk: boolean, clientGone =
     send(sse.push(enc(part)));
   }
   send(failure ? sse.fail(failure) : sse.end());
+  expect(outcome).toBeUndefined(); // accounted only after the caller has written the last bytes
+  await Promise.resolve();
   return { out, outcome: outcome!, firstChunks };
 }
 
@@ -33,51 +35,51 @@ const content = chunk({ choices: [{ index: 0, delta: { content: 'hi' } }] });
 const usageChunk = chunk({ choices: [], usage: USAGE });
 
 describe('SSE relay', () => {
-  it('forwards each event as it comes and reads the usage without changing a byte', () => {
+  it('forwards each event as it comes and reads the usage without changing a byte', async () => {
     const parts = [content, content, usageChunk, 'data: [DONE]\n\n'];
-    const { out, outcome, firstChunks } = relay(parts, false);
+    const { out, outcome, firstChunks } = await relay(parts, false);
     expect(out).toEqual(parts);
     expect(outcome.usage).toEqual({ promptTokens: 12, completionTokens: 3, cachedTokens: 8 });
     expect(firstChunks).toBe(1);
   });
 
-  it('drops the usage chunk Orla asked for when the client did not', () => {
-    const { out, outcome } = relay([content, usageChunk + 'data: [DONE]\n\n'], true);
+  it('drops the usage chunk Orla asked for when the client did not', async () => {
+    const { out, outcome } = await relay([content, usageChunk + 'data: [DONE]\n\n'], true);
     expect(out.join('')).toBe(content + 'data: [DONE]\n\n');
     expect(outcome.usage?.promptTokens).toBe(12);
   });
 
-  it('handles a whole stream arriving as one chunk: only the usage event is dropped, tool calls are seen', () => {
+  it('handles a whole stream arriving as one chunk: only the usage event is dropped, tool calls are seen', async () => {
     const toolFinish = chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] });
     const body = content.repeat(40) + toolFinish + usageChunk + 'data: [DONE]\n\n';
-    const stripped = relay([body], true);
+    const stripped = await relay([body], true);
     expect(stripped.out.join('')).toBe(content.repeat(40) + toolFinish + 'data: [DONE]\n\n');
     expect(stripped.outcome.usage).toEqual({ promptTokens: 12, completionTokens: 3, cachedTokens: 8 });
     expect(stripped.outcome.toolCalls).toBe(true);
-    expect(relay([body], false).out.join('')).toBe(body);
-    expect(relay([usageChunk + 'data: [DONE]\n\n'], true).out.join('')).toBe('data: [DONE]\n\n');
+    expect((await relay([body], false)).out.join('')).toBe(body);
+    expect((await relay([usageChunk + 'data: [DONE]\n\n'], true)).out.join('')).toBe('data: [DONE]\n\n');
   });
 
-  it('keeps usage carried on a content chunk even when stripping', () => {
+  it('keeps usage carried on a content chunk even when stripping', async () => {
     const withUsage = chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage: USAGE });
-    const { out } = relay([withUsage], true);
+    const { out } = await relay([withUsage], true);
     expect(out.join('')).toBe(withUsage);
   });
 
-  it('reads the usage of OpenAI-style streams that send "usage":null in every chunk', () => {
+  it('reads the usage of OpenAI-style streams that send "usage":null in every chunk', async () => {
     const withNull = chunk({ choices: [{ index: 0, delta: { content: 'hi' } }], usage: null });
-    const { out, outcome } = relay([withNull, withNull, usageChunk + 'data: [DONE]\n\n'], true);
+    const { out, outcome } = await relay([withNull, withNull, usageChunk + 'data: [DONE]\n\n'], true);
     expect(out.join('')).toBe(withNull + withNull + 'data: [DONE]\n\n');
     expect(outcome.usage?.completionTokens).toBe(3);
   });
 
-  it('never cuts an event in two: a split event goes out whole', () => {
-    const { out } = relay([content.slice(0, 10), content.slice(10) + content.slice(0, 5), content.slice(5)], false);
+  it('never cuts an event in two: a split event goes out whole', async () => {
+    const { out } = await relay([content.slice(0, 10), content.slice(10) + content.slice(0, 5), content.slice(5)], false);
     expect(out).toEqual([content, content]);
   });
 
-  it('ends a failed stream with an SSE error event, never a fake [DONE]', () => {
-    const { out, outcome } = relay([content, new Error('stall')], false);
+  it('ends a failed stream with an SSE error event, never a fake [DONE]', async () => {
+    const { out, outcome } = await relay([content, new Error('stall')], false);
     expect(out[0]).toBe(content);
     expect(JSON.parse(out[1]!.slice('data: '.length))).toEqual({
       error: { message: 'backend x: the engine stopped sending mid-response', type: 'timeout_error', code: 'upstream_timeout', param: null },
@@ -86,15 +88,15 @@ describe('SSE relay', () => {
     expect(outcome.error?.status).toBe(504);
   });
 
-  it('writes nothing more when the client is the one that left', () => {
-    const { out, outcome } = relay([content, new Error('aborted')], false, true);
+  it('writes nothing more when the client is the one that left', async () => {
+    const { out, outcome } = await relay([content, new Error('aborted')], false, true);
     expect(out).toEqual([content]);
     expect(outcome.clientGone).toBe(true);
   });
 
-  it('reads usage from a Responses API completion event', () => {
+  it('reads usage from a Responses API completion event', async () => {
     const event = `event: response.completed\ndata: ${JSON.stringify({ type: 'response.completed', response: { usage: { input_tokens: 5, output_tokens: 2, input_tokens_details: { cached_tokens: 1 } } } })}\n\n`;
-    const { outcome } = relay([event], false);
+    const { outcome } = await relay([event], false);
     expect(outcome.usage).toEqual({ promptTokens: 5, completionTokens: 2, cachedTokens: 1 });
   });
 });
