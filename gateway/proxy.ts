@@ -65,6 +65,7 @@ export function proxyRoute(kind: RouteKind, deps: ProxyDeps) {
     const identity = identify(orla, body);
     exchange.requestedStage = identity.stage;
     exchange.run = identity.run;
+    if (Object.keys(identity.tags).length > 0) exchange.tags = identity.tags;
     const gone = deps.platform.clientGone(c);
     // A real AbortSignal only for a mapper that asks for one (a classifier call): it costs CPU.
     const mapped = await deps.mapper.map({ identity, body, get signal() { return gone.signal; } });
@@ -180,11 +181,11 @@ async function forwardTo(c: Context, deps: ProxyDeps, exchange: Exchange, backen
     throw err;
   }
   const { lease, response: upstream } = dispatched;
-  /** Frees the slot (a 5xx counts against the replica's circuit, a client that left does not) and accounts the call. */
-  const settle = (status: number | 'gone', usage?: Usage, toolCalls = false) => {
-    const ok = status !== 'gone' && status < 400;
+  /** Frees the slot and accounts the call. A 5xx counts against the replica's circuit; 'neutral' (the client left, or Orla could not write the response) does not. */
+  const settle = (status: number | 'neutral', usage?: Usage, toolCalls = false) => {
+    const ok = status !== 'neutral' && status < 400;
     exchange.costUsd ??= usage ? costOf(usage, backend.config.price) : undefined;
-    lease.release(status === 'gone' ? 'neutral' : status >= 500 ? 'failure' : 'success', usage ? usage.promptTokens + usage.completionTokens : undefined);
+    lease.release(status === 'neutral' ? 'neutral' : status >= 500 ? 'failure' : 'success', usage ? usage.promptTokens + usage.completionTokens : undefined);
     if (!plan) return;
     deps.memory.completed(plan, ok ? {
       replica: lease.replica,
@@ -208,7 +209,7 @@ async function forwardTo(c: Context, deps: ProxyDeps, exchange: Exchange, backen
       const body = await upstream.readAll();
       bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     } catch (err) {
-      settle(signal.aborted ? 'gone' : 502);
+      settle(signal.aborted ? 'neutral' : 502);
       throw signal.aborted ? clientClosed() : client.describeError(err, backend.name);
     }
     const text = upstream.status < 300 ? bytes.toString('utf8') : '';
@@ -218,11 +219,13 @@ async function forwardTo(c: Context, deps: ProxyDeps, exchange: Exchange, backen
     exchange.overheadMs = orlaMs;
     headers['x-orla-overhead-ms'] = orlaMs.toFixed(3);
     exchange.firstByteAt = performance.now();
-    const response = deps.platform.send(c, { status: upstream.status, headers }, bytes);
-    // Accounted once the response is written: the bookkeeping is off the client's path.
-    settle(upstream.status, usage, text.includes(TOOL_CALLS_FINISH));
-    exchange.finish(upstream.status, usage);
-    return response;
+    try {
+      return deps.platform.send(c, { status: upstream.status, headers }, bytes);
+    } finally {
+      // Accounted once the response is written: the bookkeeping is off the client's path.
+      settle(upstream.status, usage, text.includes(TOOL_CALLS_FINISH));
+      exchange.finish(upstream.status, usage);
+    }
   }
 
   exchange.overheadMs = orlaMs + (performance.now() - respondedAt);
@@ -234,11 +237,18 @@ async function forwardTo(c: Context, deps: ProxyDeps, exchange: Exchange, backen
     onFirstChunk: () => (exchange.firstByteAt = performance.now()),
     onEnd: (outcome) => {
       const status = outcome.clientGone ? 499 : outcome.error?.status ?? upstream.status;
-      settle(outcome.clientGone ? 'gone' : status, outcome.usage, outcome.toolCalls);
+      settle(outcome.clientGone ? 'neutral' : status, outcome.usage, outcome.toolCalls);
       exchange.finish(status, outcome.usage, outcome.error?.message);
     },
   });
-  return deps.platform.stream(c, { status: upstream.status, headers }, upstream.body, relay);
+  try {
+    return await deps.platform.stream(c, { status: upstream.status, headers }, upstream.body, relay);
+  } catch (err) {
+    // The response could not even start (a header Node refuses): nothing was relayed, free it all.
+    upstream.cancel();
+    settle('neutral');
+    throw err;
+  }
 }
 
 const TOOL_CALLS_FINISH = '"finish_reason":"tool_calls"';

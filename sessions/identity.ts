@@ -71,7 +71,7 @@ export function identify(orlaHeaders: Record<string, string>, body: Record<strin
   let stageSource: Identity['stageSource'] = stage === undefined ? undefined : 'tag';
   if (typeof body.model === 'string' && body.model.startsWith(STAGE_MODEL_PREFIX)) {
     if (stage === undefined) {
-      stage = body.model.slice(STAGE_MODEL_PREFIX.length);
+      stage = checkedName(body.model.slice(STAGE_MODEL_PREFIX.length), 'model');
       stageSource = 'model';
     }
     delete body.model;
@@ -162,12 +162,18 @@ function textOf(content: unknown): string {
 
 type Tagged = { value: unknown; param: string } | undefined;
 
+/** Names are echoed in response headers (X-Orla-Stage, X-Orla-Workflow-Run): printable ASCII only. */
+const NAME = /^[\x20-\x7e]{1,256}$/;
+
 function optionalString(tag: Tagged): string | undefined {
   if (!tag) return undefined;
   if (typeof tag.value !== 'string' && typeof tag.value !== 'number') throw badRequest(`${tag.param} must be a string`, tag.param);
-  const text = String(tag.value).trim();
-  if (text === '' || text.length > 256) throw badRequest(`${tag.param} must be 1 to 256 characters`, tag.param);
-  return text;
+  return checkedName(String(tag.value).trim(), tag.param);
+}
+
+function checkedName(name: string, param: string): string {
+  if (!NAME.test(name)) throw badRequest(`${param} must be 1 to 256 printable ASCII characters, got ${JSON.stringify(name.slice(0, 64))}`, param);
+  return name;
 }
 
 function optionalNumber(tag: Tagged): number | undefined {

@@ -139,6 +139,19 @@ describe('limits', () => {
     expect((await res.json()).error.code).toBe('body_too_large');
     expect(engine.received).toHaveLength(0);
   });
+
+  it('a stage or run name that cannot go back in a header gets 400 before it takes a slot', async () => {
+    for (const [metadata, param] of [[{ 'orla.stage': '回复' }, 'metadata.orla.stage'], [{ orla: { workflow_run: 'a\nb' } }, 'metadata.orla.workflow_run']] as const) {
+      const res = await chat({ metadata }, { headers: { 'content-type': 'application/json' } });
+      expect(res.status).toBe(400);
+      const { error } = await res.json();
+      expect(error).toMatchObject({ type: 'invalid_request_error', param });
+      expect(error.message).toContain('printable ASCII');
+    }
+    expect(engine.received).toHaveLength(0);
+    engine.respondWith((_r, res) => json(res, 200, { id: 'x', object: 'chat.completion', choices: [] }));
+    expect((await chat()).status).toBe(200); // nothing was left holding the backend
+  });
 });
 
 describe('gateway auth', () => {

@@ -58,6 +58,22 @@ describe('request identity', () => {
     expect(identify({ 'x-orla-stage': 'classify' }, body)).toMatchObject({ stage: 'classify', run: 'from-body' });
   });
 
+  it('refuses names that cannot be echoed in a response header, naming the field', () => {
+    const param = (headers: Record<string, string>, body: Record<string, unknown>) => {
+      try {
+        identify(headers, body);
+      } catch (err) {
+        return (err as OrlaError).param;
+      }
+      return 'accepted';
+    };
+    expect(param({}, chat({ metadata: { 'orla.stage': 'réponse' } }))).toBe('metadata.orla.stage');
+    expect(param({}, chat({ metadata: { orla: { workflow_run: 'run\r\nx-evil: 1' } } }))).toBe('metadata.orla.workflow_run');
+    expect(param({}, chat({ model: 'orla:回复' }))).toBe('model');
+    expect(param({ 'x-orla-stage': 'x'.repeat(257) }, chat())).toBe('x-orla-stage');
+    expect(param({ 'x-orla-stage': ' reply ' }, chat())).toBe('accepted');
+  });
+
   it('takes the stage from model "orla:<stage>" and removes that model name', () => {
     const body = chat({ model: 'orla:policy_check' });
     expect(identify({}, body)).toMatchObject({ stage: 'policy_check', stageSource: 'model' });
