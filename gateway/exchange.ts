@@ -11,6 +11,8 @@ export class Exchange {
   backend = '-';
   requestedStage: string | undefined;
   run: string | undefined;
+  /** The request's free tags (X-Orla-Tag-<key>, `orla.tags`): recorded with the completion. */
+  tags: Record<string, string> | undefined;
   firstByteAt: number | undefined;
   overheadMs: number | undefined;
   /** This completion's cost at its backend's prices (a classifier's call is counted under its own stage). */
@@ -54,6 +56,7 @@ export class Exchange {
       prompt_tokens: usage?.promptTokens,
       cached_tokens: usage?.cachedTokens,
       completion_tokens: usage?.completionTokens,
+      tags: this.tags,
       error: reason,
     };
     this.log[level](line, status >= 500 ? 'request failed' : 'request');
