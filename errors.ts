@@ -57,9 +57,6 @@ export const badRequest = (message: string, param: string | null = null, code = 
 export const unauthorized = (message: string) =>
   new OrlaError(401, message, { type: 'authentication_error', code: 'invalid_api_key' });
 
-export const forbidden = (message: string) =>
-  new OrlaError(403, message, { type: 'permission_error', code: 'forbidden' });
-
 export const notFound = (message: string, code = 'not_found', param: string | null = null) =>
   new OrlaError(404, message, { type: 'not_found_error', code, param });
 

@@ -89,3 +89,15 @@ stages:
     expect(backendOf).toEqual({ classify: 'light', policy_check: 'heavy', route_ticket: 'heavy', reply: 'heavy', default: 'heavy' });
   });
 });
+
+describe('the README', () => {
+  it('shows only configurations that load', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    const examples = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((y) => y.includes('backends:') && y.includes('stages:'));
+    expect(examples.length).toBeGreaterThanOrEqual(4);
+    for (const example of examples) {
+      expect(() => parseConfig(example, { env: { ORLA_API_KEY: 'k1', LIGHT_KEY: 'k2' } }), example.slice(0, 80)).not.toThrow();
+    }
+  });
+});
