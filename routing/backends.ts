@@ -236,7 +236,7 @@ export class Backend {
 
   private lease(replica: Replica, ticket: Ticket, enqueuedAt: number): Lease {
     replica.inFlight++;
-    replica.circuit.sent();
+    const probe = replica.circuit.sent();
     this.observer.inFlight?.(this.name, 1);
     const queueMs = performance.now() - enqueuedAt;
     this.observer.waited?.(this.name, ticket.stage, queueMs);
@@ -249,7 +249,9 @@ export class Backend {
         released = true;
         const now = performance.now();
         replica.inFlight--;
-        if (outcome !== 'neutral') replica.circuit.record(outcome === 'success', now);
+        // A neutral end says nothing of the replica: a probe gives its slot back (pump() below sends the next).
+        if (outcome === 'neutral') replica.circuit.probeAbandoned(probe);
+        else replica.circuit.record(outcome === 'success', now);
         if (tokens && ticket.run) this.served.set(ticket.run, (this.served.get(ticket.run) ?? 0) + tokens);
         this.completions.push(now);
         if (this.completions.length > DRAIN_SAMPLES) this.completions.shift();

@@ -151,6 +151,23 @@ describe('a backend queue', () => {
     expect(b.snapshot().replicas[0]!.circuit).toBe('closed');
   });
 
+  it('lets the next queued request probe when the probe is released neutral (client left)', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'performance'] });
+    const b = backend({ max_concurrency: 5, circuit: { failures: 2, open_ms: 1000 } });
+    for (let i = 0; i < 2; i++) (await b.acquire(ticket())).release('failure');
+    await vi.advanceTimersByTimeAsync(1000);
+    const probe = await b.acquire(ticket());
+    let second: Lease | undefined;
+    b.acquire(ticket()).then((l) => (second = l));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(second).toBeUndefined();
+    probe.release('neutral');
+    await vi.waitFor(() => expect(second).toBeDefined()); // not stuck behind a probe that never reports
+    expect(b.snapshot()).toMatchObject({ waiting: 0, replicas: [{ in_flight: 1, circuit: 'half-open' }] });
+    second!.release('success');
+    expect(b.snapshot().replicas[0]!.circuit).toBe('closed');
+  });
+
   it('prefers another replica for a retry', async () => {
     const b = backend({ max_concurrency: 5, replicas: 2 });
     const first = await b.acquire(ticket());
