@@ -120,6 +120,7 @@ export function proxyRoute(kind: RouteKind, deps: ProxyDeps) {
       mappingCostUsd: mapped.mapped?.costUsd ?? 0,
       ticket: {
         stage,
+        metricsStage: target.stage,
         run: identity.run,
         priority: identity.priority ?? 0,
         promptTokens: Math.ceil(text.length / 4), // ~4 bytes of JSON per token: enough to rank jobs

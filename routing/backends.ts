@@ -16,6 +16,8 @@ export class Replica {
 export interface Ticket {
   /** The stage's queue it waits in (the requested stage name). */
   stage: string;
+  /** The configured stage it maps to, for metric labels (bounded by the config); default `stage`. */
+  metricsStage?: string | undefined;
   run: string | undefined;
   priority: number;
   promptTokens: number;
@@ -161,7 +163,7 @@ export class Backend {
     if (queue) queue.push(entry);
     else this.queues.set(ticket.stage, [entry]);
     this.waiting++;
-    this.observer.queueDepth?.(this.name, ticket.stage, 1);
+    this.observer.queueDepth?.(this.name, ticket.metricsStage ?? ticket.stage, 1);
     ticket.signal?.addEventListener('abort', onAbort, { once: true });
     if (ticket.deadlineMs !== undefined) {
       const deadlineMs = ticket.deadlineMs;
@@ -179,7 +181,7 @@ export class Backend {
     queue!.splice(at, 1);
     if (queue!.length === 0) this.queues.delete(entry.stage);
     this.waiting--;
-    this.observer.queueDepth?.(this.name, entry.stage, -1);
+    this.observer.queueDepth?.(this.name, entry.ticket.metricsStage ?? entry.stage, -1);
     return true;
   }
 

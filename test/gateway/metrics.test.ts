@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { RunningGateway } from '../../gateway/server.js';
 import { startTestGateway, twoBackendConfig } from '../helpers/gateway.js';
-import { startRecordingEngine, type RecordingEngine } from '../helpers/recording-engine.js';
+import { defaultAnswer, startRecordingEngine, type RecordingEngine } from '../helpers/recording-engine.js';
 
 // GET /metrics: the per-request series, by route, stage, backend and status, exact after each scrape.
 
@@ -47,4 +47,32 @@ it('counts requests, tokens, cost, in-flight and latency per label set, and neve
   expect(second.get(`orla_requests_total{${lightChat},status="200"}`)).toBe(3);
   expect(second.get('orla_tokens_total{stage="classify",backend="light",kind="prompt"}')).toBe(30);
   expect((await scrape()).get(`orla_requests_total{${lightChat},status="200"}`)).toBe(3);
+});
+
+it('labels queue depth with the configured stage, so clients cannot mint series with stage names', async () => {
+  const engine = await startRecordingEngine();
+  const held: (() => void)[] = [];
+  engine.respondWith((received, res) => held.push(() => defaultAnswer(received, res)));
+  const queued = await startTestGateway(twoBackendConfig(light.url, engine.url, { heavy: { max_concurrency: 1 } }));
+  try {
+    const call = (stage: string) =>
+      fetch(`${queued.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-orla-stage': stage },
+        body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }),
+      }).then((r) => r.arrayBuffer());
+    const calls = [call('made-up-1'), call('made-up-2'), call('made-up-3')];
+    await expect.poll(() => held.length).toBe(1); // one in flight, two queued
+    const text = await (await fetch(`${queued.url}/metrics`)).text();
+    expect(text).toContain('orla_queue_depth{backend="heavy",stage="default"} 2');
+    expect(text).not.toContain('made-up');
+    for (let served = 1; served <= 3; served++) {
+      await expect.poll(() => held.length).toBe(served);
+      held[served - 1]!();
+    }
+    await Promise.all(calls);
+  } finally {
+    await queued.close();
+    await engine.close();
+  }
 });
