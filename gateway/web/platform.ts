@@ -1,3 +1,4 @@
+import type { Context } from 'hono';
 import { payloadTooLarge } from '../../errors.js';
 import { ClientGone } from '../../routing/cancel.js';
 import type { HeaderValues, Platform, ResponseHead } from '../platform.js';
@@ -10,6 +11,9 @@ const toHeaders = (head: ResponseHead) => {
   return headers;
 };
 
+/** Each request's ClientGone, so that a cancelled response body counts as the client leaving. */
+const goneOf = new WeakMap<Context, ClientGone>();
+
 /** Web-standard runtimes (Workers, Deno, Bun): Request in, Response out. */
 export const webPlatform: Platform = {
   requestHeaders(c) {
@@ -20,6 +24,7 @@ export const webPlatform: Platform = {
 
   clientGone(c) {
     const gone = new ClientGone();
+    goneOf.set(c, gone);
     const signal = c.req.raw.signal;
     if (signal.aborted) gone.abort();
     else signal.addEventListener('abort', () => gone.abort(), { once: true });
@@ -35,7 +40,7 @@ export const webPlatform: Platform = {
 
   send: (_c, head, body) => new Response(body as BodyInit, { status: head.status, headers: toHeaders(head) }),
 
-  async stream(_c, head, upstream, relay) {
+  async stream(c, head, upstream, relay) {
     const iterator = upstream[Symbol.asyncIterator]();
     const body = new ReadableStream<Uint8Array>({
       async pull(controller) {
@@ -51,6 +56,7 @@ export const webPlatform: Platform = {
         }
       },
       async cancel(reason) {
+        goneOf.get(c)?.abort(); // the client stopped reading: it left, the engine is not to blame
         relay.fail(reason);
         await iterator.return?.();
       },

@@ -29,6 +29,11 @@ const engine = setupServer(
   http.post('http://engine.test/v1/chat/completions', async ({ request }) => {
     const body = (await request.json()) as Record<string, unknown>;
     received.push({ body, headers: request.headers });
+    if (body.user === 'hang') {
+      // One event, then an engine that keeps the stream open.
+      const open = new ReadableStream({ start: (c) => c.enqueue(encoder.encode(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: 'Hi' } }] })}\n\n`)) });
+      return new HttpResponse(open, { headers: { 'content-type': 'text/event-stream' } });
+    }
     if (body.stream) {
       return new HttpResponse(
         sse([
@@ -45,6 +50,7 @@ const engine = setupServer(
 );
 
 let app: ReturnType<typeof createApp>;
+let metrics: GatewayMetrics;
 
 beforeAll(async () => {
   engine.listen({ onUnhandledRequest: 'error' });
@@ -53,7 +59,7 @@ beforeAll(async () => {
     stages: { default: { backend: 'main', model: 'gpt-x' } },
   });
   const policies = await loadPolicies(config, '.');
-  const metrics = new GatewayMetrics();
+  metrics = new GatewayMetrics();
   const backends = createBackends(config, (_n, b) => b.urls!, (url, t) => new FetchUpstream(url, t), policies, metrics);
   const memory = createMemory(config, backends).manager;
   app = createApp({ config, backends, mapper: new ExplicitMapper(config.stages), policies, memory, platform: webPlatform, metrics, log: pino({ level: 'silent' }) });
@@ -84,6 +90,15 @@ describe('the gateway on the Web-standard path', () => {
     expect(text).not.toContain('usage');
     expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
     expect(received.at(-1)!.body.stream_options).toEqual({ include_usage: true });
+  });
+
+  it('a client that stops reading a stream is a client that left (499), not an engine failure', async () => {
+    const res = await call({ model: 'any', messages: [{ role: 'user', content: 'hi' }], stream: true, user: 'hang' });
+    const reader = res.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain('"content":"Hi"');
+    await reader.cancel();
+    await expect.poll(async () => (await metrics.registry.metrics()).match(/orla_requests_total\{[^}]*status="(\d+)"\} 1/g)?.join()).toContain('status="499"');
+    expect(await metrics.registry.metrics()).not.toMatch(/status="50\d"/);
   });
 
   it('gives the OpenAI error envelope for bad input', async () => {
