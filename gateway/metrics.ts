@@ -56,6 +56,7 @@ export class GatewayMetrics implements MapperObserver, RoutingObserver, MemoryOb
     for (const tally of this.tallies) tally.flush();
   };
   private tally(metric: Counter | Gauge, labels: LabelValues<string>): Tally {
+    metric.inc(labels, 0); // the series exists (at 0) from its first use, even if it nets to nothing
     const tally = new Tally(metric, labels);
     this.tallies.push(tally);
     return tally;
@@ -97,8 +98,8 @@ export class GatewayMetrics implements MapperObserver, RoutingObserver, MemoryOb
   });
   private readonly inFlightGauge = new Gauge({
     name: 'orla_requests_in_flight',
-    help: 'Requests sent to a backend and not yet finished.',
-    labelNames: ['backend'],
+    help: 'Requests sent to a backend and not yet finished, by backend and stage.',
+    labelNames: ['backend', 'stage'],
     registers: [this.registry],
     collect: this.flushTallies,
   });
@@ -156,6 +157,7 @@ export class GatewayMetrics implements MapperObserver, RoutingObserver, MemoryOb
   // bounded by the config).
   private readonly children = new Map<string, RequestChildren>();
   private readonly backendChildren = new Map<string, BackendChildren>();
+  private readonly inFlightTallies = new Map<string, Tally>();
 
   private requestChildren(r: RequestRecord): RequestChildren {
     const key = `${r.route}\u0000${r.stage}\u0000${r.backend}\u0000${r.status}`;
@@ -181,7 +183,7 @@ export class GatewayMetrics implements MapperObserver, RoutingObserver, MemoryOb
   private backendOf(backend: string): BackendChildren {
     let found = this.backendChildren.get(backend);
     if (!found) {
-      found = { inFlight: this.tally(this.inFlightGauge, { backend }), queueWait: this.queueWait.labels({ backend }) };
+      found = { queueWait: this.queueWait.labels({ backend }) };
       this.backendChildren.set(backend, found);
     }
     return found;
@@ -221,8 +223,11 @@ export class GatewayMetrics implements MapperObserver, RoutingObserver, MemoryOb
   circuit(backend: string, replica: string, state: CircuitState): void {
     this.circuitGauge.set({ backend, replica }, CIRCUIT_VALUE[state]);
   }
-  inFlight(backend: string, delta: number): void {
-    this.backendOf(backend).inFlight.add(delta);
+  inFlight(backend: string, stage: string, delta: number): void {
+    const key = `${backend}\u0000${stage}`;
+    let tally = this.inFlightTallies.get(key);
+    if (!tally) this.inFlightTallies.set(key, (tally = this.tally(this.inFlightGauge, { backend, stage })));
+    tally.add(delta);
   }
 
   record(r: RequestRecord): void {
@@ -266,6 +271,5 @@ interface RequestChildren {
 }
 
 interface BackendChildren {
-  inFlight: Tally;
   queueWait: Histogram.Internal<string>;
 }

@@ -239,7 +239,7 @@ export class Backend {
   private lease(replica: Replica, ticket: Ticket, enqueuedAt: number): Lease {
     replica.inFlight++;
     const probe = replica.circuit.sent();
-    this.observer.inFlight?.(this.name, 1);
+    this.observer.inFlight?.(this.name, ticket.metricsStage ?? ticket.stage, 1);
     const queueMs = performance.now() - enqueuedAt;
     this.observer.waited?.(this.name, ticket.stage, queueMs);
     let released = false;
@@ -257,7 +257,7 @@ export class Backend {
         if (tokens && ticket.run) this.served.set(ticket.run, (this.served.get(ticket.run) ?? 0) + tokens);
         this.completions.push(now);
         if (this.completions.length > DRAIN_SAMPLES) this.completions.shift();
-        this.observer.inFlight?.(this.name, -1);
+        this.observer.inFlight?.(this.name, ticket.metricsStage ?? ticket.stage, -1);
         this.pump();
       },
     };

@@ -6,5 +6,5 @@ export interface RoutingObserver {
   waited?(backend: string, stage: string, ms: number): void;
   rejected?(backend: string, reason: 'queue_full' | 'deadline' | 'circuit_open'): void;
   circuit?(backend: string, replica: string, state: CircuitState): void;
-  inFlight?(backend: string, delta: number): void;
+  inFlight?(backend: string, stage: string, delta: number): void;
 }

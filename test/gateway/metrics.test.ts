@@ -39,7 +39,7 @@ it('counts requests, tokens, cost, in-flight and latency per label set, and neve
   expect(first.get('orla_tokens_total{stage="classify",backend="light",kind="cached"}')).toBe(8);
   expect(first.get('orla_tokens_total{stage="classify",backend="light",kind="completion"}')).toBe(4);
   expect(first.get('orla_cost_usd_total{backend="light",stage="classify"}')).toBeCloseTo(2 * (10 * 1 + 2 * 2) / 1e6, 12);
-  expect(first.get('orla_requests_in_flight{backend="light"}') ?? 0).toBe(0);
+  expect(first.get('orla_requests_in_flight{backend="light",stage="classify"}')).toBe(0);
   expect(first.get(`orla_request_duration_seconds_count{${lightChat}}`)).toBe(2);
 
   await chat('classify');
@@ -49,7 +49,7 @@ it('counts requests, tokens, cost, in-flight and latency per label set, and neve
   expect((await scrape()).get(`orla_requests_total{${lightChat},status="200"}`)).toBe(3);
 });
 
-it('labels queue depth with the configured stage, so clients cannot mint series with stage names', async () => {
+it('labels queue depth and in-flight with the configured stage, so clients cannot mint series with stage names', async () => {
   const engine = await startRecordingEngine();
   const held: (() => void)[] = [];
   engine.respondWith((received, res) => held.push(() => defaultAnswer(received, res)));
@@ -65,6 +65,7 @@ it('labels queue depth with the configured stage, so clients cannot mint series 
     await expect.poll(() => held.length).toBe(1); // one in flight, two queued
     const text = await (await fetch(`${queued.url}/metrics`)).text();
     expect(text).toContain('orla_queue_depth{backend="heavy",stage="default"} 2');
+    expect(text).toContain('orla_requests_in_flight{backend="heavy",stage="default"} 1');
     expect(text).not.toContain('made-up');
     for (let served = 1; served <= 3; served++) {
       await expect.poll(() => held.length).toBe(served);
