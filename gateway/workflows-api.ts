@@ -12,17 +12,15 @@ const RECENT = 100;
  */
 export function workflowsApi(memory: MemoryManager): Hono {
   const api = new Hono();
-  const find = (run: string) => {
-    const record = memory.store.get(run);
+  // One store lookup per request: a run past its idle TTL that the sweep has not reached yet comes
+  // back from that lookup once (already ended by the TTL) and is gone from the store right after.
+  const found = (run: string, record: RunRecord | undefined) => {
     if (!record) throw notFound(`no workflow run "${run}" (unknown, or expired after the idle TTL)`, 'run_not_found');
     return record;
   };
   api.get('/', (c) => c.json({ object: 'list', data: memory.store.list(RECENT).map(summary) }));
-  api.get('/:run', (c) => c.json(detail(find(c.req.param('run')))));
-  api.post('/:run/complete', (c) => {
-    find(c.req.param('run'));
-    return c.json(detail(memory.complete(c.req.param('run'))!));
-  });
+  api.get('/:run', (c) => c.json(detail(found(c.req.param('run'), memory.store.get(c.req.param('run'))))));
+  api.post('/:run/complete', (c) => c.json(detail(found(c.req.param('run'), memory.complete(c.req.param('run'))))));
   return api;
 }
 

@@ -43,6 +43,8 @@ export class MemoryManager {
   readonly toolWait = new ToolWaitEstimate();
   /** Per replica URL, the runs the ledger says have tokens cached there. */
   private readonly cachedRuns = new Map<string, Set<string>>();
+  /** Runs the store has dropped: a call of theirs still in flight must not put them back in the ledger. */
+  private readonly dropped = new WeakSet<RunRecord>();
   private readonly stageHints: Map<string, 'preserve' | 'flush' | 'auto'>;
   private readonly affinityOn: boolean;
 
@@ -123,23 +125,34 @@ export class MemoryManager {
     run.cachedTokens += result.cachedTokens;
     run.completionTokens += result.completionTokens;
     run.costUsd += result.costUsd;
-    this.setResident(run, result.replica.url, result.promptTokens + result.completionTokens);
+    const tokens = result.promptTokens + result.completionTokens;
+    // A run the store dropped while this call ran is in no ledger any more: nothing would ever take
+    // it out again (and it would block global flushes on the replica for good).
+    if (this.dropped.has(run)) run.resident[result.replica.url] = tokens;
+    else this.setResident(run, result.replica.url, tokens);
     run.waitingOnTool = result.toolCalls;
     if (result.toolCalls) run.toolWaitSince = now;
     if (plan.workflowDone) this.finish(run, 'workflow-done');
+    // Ended (completed, released or dropped) while this call was in flight: free what the call left.
+    else if (run.completedAt !== undefined) void this.release(run, backend, result.replica, `completed:${run.completedBy}`);
     else if (plan.decision === 'release') void this.release(run, backend, result.replica, plan.reason);
   }
 
-  /** POST /v1/workflows/{run}/complete: release everything the run holds; it stays readable. */
+  /**
+   * POST /v1/workflows/{run}/complete: release everything the run holds; it stays readable. A run
+   * already ended (by the idle TTL as this very lookup found it stale, or by an earlier completion)
+   * is returned as it is: its releases are already under way.
+   */
   complete(runId: string): RunRecord | undefined {
     const run = this.store.get(runId);
-    if (run) this.finish(run, 'client');
+    if (run && run.completedAt === undefined) this.finish(run, 'client');
     return run;
   }
 
   /** The store dropped a run (idle past the TTL, or evicted for room): release what it held. */
   expired(run: RunRecord, why: 'idle' | 'evicted'): void {
     this.observer.runEnded?.(why);
+    this.dropped.add(run);
     if (run.completedAt === undefined) this.finish(run, why);
     for (const runs of this.cachedRuns.values()) runs.delete(run.id); // it is gone from the store
   }

@@ -72,11 +72,18 @@ export function addUnique(list: string[], item: string): void {
 export class MemorySessionStore implements SessionStore {
   private readonly runs: LRUCache<string, RunRecord>;
 
-  constructor(options: { maxRuns: number; idleTtlMs: number; expired(run: RunRecord, why: 'idle' | 'evicted'): void }) {
+  constructor(options: {
+    maxRuns: number;
+    idleTtlMs: number;
+    expired(run: RunRecord, why: 'idle' | 'evicted'): void;
+    /** The clock the idle TTL is measured on (tests inject one); read on every check when given. */
+    now?: () => number;
+  }) {
     this.runs = new LRUCache<string, RunRecord>({
       max: options.maxRuns,
       ttl: options.idleTtlMs,
       updateAgeOnGet: false,
+      ...(options.now ? { perf: { now: options.now }, ttlResolution: 0 } : {}),
       dispose: (run, _key, reason) => {
         if (reason === 'expire') options.expired(run, 'idle');
         else if (reason === 'evict') options.expired(run, 'evicted');

@@ -1,11 +1,14 @@
-import type { ActionResult, EngineAdapter, EngineCall } from '../types.js';
+import { globalFlushAllowed, type ActionResult, type EngineAdapter, type EngineCall } from '../types.js';
 import { gaugeValue } from './metrics-text.js';
 
 const SESSION_HEADER = 'x-session-id';
 
 /**
  * Orla's simulator: requests carry the run as their session (`x-session-id`), so one run's blocks can
- * be freed alone (`POST /v1/sessions/{id}/flush`) without touching other runs' warm prefixes.
+ * be freed alone (`POST /v1/sessions/{id}/flush`) without touching other runs' warm prefixes. That
+ * frees only blocks no other session touched; when it frees nothing and the pressure rule needs
+ * memory back, the global `POST /flush_cache` follows, under the same rules as SGLang's (refused
+ * with 400 while requests run or wait).
  */
 export function simulatorAdapter(call: EngineCall): EngineAdapter {
   return {
@@ -13,11 +16,19 @@ export function simulatorAdapter(call: EngineCall): EngineAdapter {
     tagRequest(run, _replica, _body, headers) {
       headers[SESSION_HEADER] = run;
     },
-    async releaseRun(run, replica): Promise<ActionResult> {
+    async releaseRun(run, replica, context): Promise<ActionResult> {
       const res = await call(replica.url, { method: 'POST', path: `/v1/sessions/${encodeURIComponent(run)}/flush` });
       if (res.status !== 200) return { action: 'session_flush', result: 'failed', detail: `status ${res.status}` };
       const freed = (JSON.parse(res.text) as { freed_tokens?: number }).freed_tokens ?? 0;
-      return { action: 'session_flush', result: 'ok', detail: `${freed} tokens freed` };
+      // The narrow flush did its part, or nothing asks for more: leave the rest to the LRU.
+      if (freed > 0 || !context.underPressure) return { action: 'session_flush', result: 'ok', detail: `${freed} tokens freed` };
+      if (!globalFlushAllowed(context)) {
+        return { action: 'global_flush', result: 'skipped', detail: 'session flush freed nothing; other requests are in flight on the replica' };
+      }
+      const flush = await call(replica.url, { method: 'POST', path: '/flush_cache' });
+      if (flush.status === 200) return { action: 'global_flush', result: 'ok', detail: 'session flush freed nothing' };
+      if (flush.status === 400) return { action: 'global_flush', result: 'refused', detail: 'the simulator had running or waiting requests' };
+      return { action: 'global_flush', result: 'failed', detail: `status ${flush.status}` };
     },
     async usage(replica) {
       const res = await call(replica, { method: 'GET', path: '/metrics' });

@@ -43,6 +43,26 @@ describe('engine adapters', () => {
     expect(calls()).toEqual(['POST /v1/sessions/run-1/flush']);
   });
 
+  it('simulator: flushes globally only under pressure when the session flush freed nothing, never while others run, and reports its refusal', async () => {
+    let flushStatus = 200;
+    engine.respondWith((r, res) => (r.url === '/flush_cache' ? res.writeHead(flushStatus).end('Cache flushed.\n') : json(res, 200, { session_id: 'r', freed_tokens: 0 })));
+    const adapter = simulatorAdapter(call);
+    const pressure = { ...idle, othersCached: true, underPressure: true };
+    expect(await adapter.releaseRun('r', replica(), idle)).toEqual({ action: 'session_flush', result: 'ok', detail: '0 tokens freed' });
+    expect(await adapter.releaseRun('r', replica(), { ...pressure, othersInFlight: true })).toMatchObject({ action: 'global_flush', result: 'skipped' });
+    expect(await adapter.releaseRun('r', replica(), pressure)).toMatchObject({ action: 'global_flush', result: 'ok' });
+    flushStatus = 400; // busy: the simulator answers as SGLang does
+    expect(await adapter.releaseRun('r', replica(), pressure)).toMatchObject({ action: 'global_flush', result: 'refused' });
+    expect(calls()).toEqual([
+      'POST /v1/sessions/r/flush',
+      'POST /v1/sessions/r/flush',
+      'POST /v1/sessions/r/flush',
+      'POST /flush_cache',
+      'POST /v1/sessions/r/flush',
+      'POST /flush_cache',
+    ]);
+  });
+
   it('SGLang: flushes globally only when nothing else is active or cached, and reports its refusal', async () => {
     const adapter = sglangAdapter(call);
     expect((await adapter.releaseRun('r', replica(), { ...idle, othersInFlight: true })).result).toBe('skipped');
@@ -104,6 +124,20 @@ describe('engine adapters', () => {
     expect((await adapter.releaseRun('b', replica(), idle)).detail).toBe('slot 1');
     expect((await adapter.releaseRun('b', replica(), idle)).result).toBe('skipped');
     expect(calls()).toEqual(['POST /slots/1?action=erase']);
+  });
+
+  it('llama.cpp: with more runs than slots, erases a shared slot only when its last run is released', async () => {
+    engine.respondWith((_r, res) => json(res, 200, { id_slot: 0, n_erased: 120 }));
+    const adapter = llamacppAdapter(call, 1);
+    const a: Record<string, unknown> = {};
+    const b: Record<string, unknown> = {};
+    adapter.tagRequest!('a', engine.url, a, {});
+    adapter.tagRequest!('b', engine.url, b, {});
+    expect([a.id_slot, b.id_slot]).toEqual([0, 0]);
+    expect(await adapter.releaseRun('a', replica(), idle)).toEqual({ action: 'slot_erase', result: 'skipped', detail: 'slot 0 is shared with another run' });
+    expect(calls()).toEqual([]);
+    expect(await adapter.releaseRun('b', replica(), idle)).toEqual({ action: 'slot_erase', result: 'ok', detail: 'slot 0' });
+    expect(calls()).toEqual(['POST /slots/0?action=erase']);
   });
 
   it('Ollama: unloads the run\'s model only when no other run uses it', async () => {
