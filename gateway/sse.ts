@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import type { OrlaError } from '../errors.js';
-import { usageOf, type Usage } from './usage.js';
+import { usageOfJson, type Usage } from './usage.js';
 
 // Relays an engine's SSE stream to the client as it arrives, reading the usage on the way. It is a
 // synchronous transform: the platform moves the bytes (Node with stream events, no promise per
@@ -10,6 +10,8 @@ import { usageOf, type Usage } from './usage.js';
 const USAGE_KEY = Buffer.from('"usage":');
 const TOOL_CALLS_FINISH = Buffer.from('"finish_reason":"tool_calls"');
 const EVENT_END = Buffer.from('\n\n');
+/** A usage-only chunk (OpenAI's `stream_options.include_usage` form): no choices. */
+const USAGE_ONLY = /"choices"\s*:\s*\[\s*\]/;
 const LF = 10;
 
 /** What a platform drives while streaming a response body. */
@@ -109,12 +111,10 @@ export class SseRelay implements StreamRelay {
     const start = previousEnd < 0 ? 0 : previousEnd + 2;
     const next = events.indexOf(EVENT_END, at);
     const end = next < 0 ? events.length : next + 2;
-    const payload = parseData(events.subarray(start, end));
-    const usage = usageOf(payload);
+    const event = events.toString('utf8', start, end);
+    const usage = usageOfJson(event); // the usage object alone, not the whole event
     if (usage) this.usage = usage;
-    const choices = (payload as { choices?: unknown } | undefined)?.choices;
-    const usageOnly = Array.isArray(choices) && choices.length === 0;
-    if (!(this.options.stripUsageChunk && usage && usageOnly)) return events;
+    if (!(this.options.stripUsageChunk && usage && USAGE_ONLY.test(event))) return events;
     if (start === 0) return events.subarray(end);
     return end === events.length ? events.subarray(0, start) : Buffer.concat([events.subarray(0, start), events.subarray(end)]);
   }
@@ -154,14 +154,3 @@ function hasUsage(events: Buffer): boolean {
   return false;
 }
 
-function parseData(event: Buffer): unknown {
-  let data = '';
-  for (const line of event.toString('utf8').split(/\r?\n/)) {
-    if (line.startsWith('data:')) data += line.slice(line.charCodeAt(5) === 32 ? 6 : 5);
-  }
-  try {
-    return JSON.parse(data);
-  } catch {
-    return undefined;
-  }
-}
