@@ -66,4 +66,13 @@ describe('stage schedulers', () => {
     served.short = 90_000;
     expect(runFairStage.pick(stages, ctx)).toBe(0);
   });
+
+  it('run-fair ages: a request of a served run that waited aging_ms goes before new runs', () => {
+    const served: Record<string, number> = { old: 50_000 };
+    const waitingOld = stage('a', [w({ run: 'old', enqueuedAt: 0 })]);
+    const newRun = stage('b', [w({ run: 'new', enqueuedAt: 900 })]);
+    const at = (now: number) => runFairStage.pick([waitingOld, newRun], context({ now, agingMs: 1000, attainedService: (run) => served[run ?? ''] ?? 0 }));
+    expect(at(999)).toBe(1); // not yet aged: the least served run first
+    expect(at(1000)).toBe(0); // aged: it goes first, whatever its run was served
+  });
 });
