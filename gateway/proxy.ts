@@ -68,7 +68,8 @@ export function proxyRoute(kind: RouteKind, deps: ProxyDeps) {
     if (Object.keys(identity.tags).length > 0) exchange.tags = identity.tags;
     const gone = deps.platform.clientGone(c);
     // A real AbortSignal only for a mapper that asks for one (a classifier call): it costs CPU.
-    const mapped = await deps.mapper.map({ identity, body, get signal() { return gone.signal; } });
+    const deadlineAt = identity.deadlineMs === undefined ? undefined : exchange.started + identity.deadlineMs;
+    const mapped = await deps.mapper.map({ identity, body, deadlineAt, get signal() { return gone.signal; } });
     const { target, rerouted } = chooseTarget(mapped, deps.backends);
     const backend = deps.backends.get(target.backend)!;
     exchange.stage = target.stage;
@@ -127,6 +128,7 @@ export function proxyRoute(kind: RouteKind, deps: ProxyDeps) {
         requestScheduler,
         weight,
         deadlineMs: identity.deadlineMs,
+        arrivedAt: exchange.started,
         signal: gone,
         affinity: plan?.affinity,
       },

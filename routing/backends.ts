@@ -24,7 +24,10 @@ export interface Ticket {
   /** Its configured stage's level-2 policy and `fair` weight. */
   requestScheduler: RequestScheduler;
   weight: number;
+  /** X-Orla-Deadline-Ms: not dispatched this long after `arrivedAt` → 408. */
   deadlineMs?: number | undefined;
+  /** When the client's request arrived (performance.now()); default: when it joins the queue. */
+  arrivedAt?: number | undefined;
   signal?: AbortLike | undefined;
   /** A replica to avoid if another is free (a retry). */
   avoid?: Replica | undefined;
@@ -100,6 +103,10 @@ export class Backend {
   acquire(ticket: Ticket): Promise<Lease> {
     if (ticket.signal?.aborted) return Promise.reject(clientClosed());
     const now = performance.now();
+    if (ticket.deadlineMs !== undefined && now - (ticket.arrivedAt ?? now) >= ticket.deadlineMs) {
+      this.observer.rejected?.(this.name, 'deadline'); // spent before it got here (a classifier's wait)
+      return Promise.reject(deadlineExceeded(ticket.deadlineMs));
+    }
     if (this.waiting === 0) {
       const replica = this.freeReplica(now, ticket);
       if (replica) return Promise.resolve(this.lease(replica, ticket, now));
@@ -170,7 +177,7 @@ export class Backend {
       timer = setTimeout(() => {
         this.observer.rejected?.(this.name, 'deadline');
         leave(deadlineExceeded(deadlineMs));
-      }, deadlineMs);
+      }, deadlineMs - (now - (ticket.arrivedAt ?? now)));
     }
   }
 

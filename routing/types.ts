@@ -34,6 +34,8 @@ export interface MapRequest {
   body: Readonly<Record<string, unknown>>;
   /** The client's request: when it goes away, a mapper stops working for it (a queued classifier call leaves). */
   signal?: AbortSignal | undefined;
+  /** When the request's X-Orla-Deadline-Ms passes (performance.now()): a mapper's own calls end by then. */
+  deadlineAt?: number | undefined;
 }
 
 /** Chooses the target of a request. One file per implementation (routing/mappers/). */

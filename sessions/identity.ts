@@ -99,7 +99,7 @@ export function identify(orlaHeaders: Record<string, string>, body: Record<strin
     cache: optionalCacheHint(values.cache),
     workflowDone: optionalBoolean(values.workflow_done) ?? false,
     mapping: optionalString(values.mapping),
-    deadlineMs: optionalPositive(values.deadline_ms),
+    deadlineMs: optionalDeadline(values.deadline_ms),
     quality: optionalFraction(values.quality),
     tags,
   };
@@ -189,9 +189,12 @@ function optionalInteger(tag: Tagged): number | undefined {
   return n;
 }
 
-function optionalPositive(tag: Tagged): number | undefined {
+/** Node timers hold at most 2^31 − 1 ms (about 24.8 days); a longer one would fire at once. */
+const MAX_DEADLINE_MS = 2_147_483_647;
+
+function optionalDeadline(tag: Tagged): number | undefined {
   const n = optionalNumber(tag);
-  if (n !== undefined && n <= 0) throw badRequest(`${tag!.param} must be positive, got ${n}`, tag!.param);
+  if (n !== undefined && !(n > 0 && n <= MAX_DEADLINE_MS)) throw badRequest(`${tag!.param} must be between 0 and ${MAX_DEADLINE_MS} ms, got ${n}`, tag!.param);
   return n;
 }
 

@@ -73,7 +73,8 @@ export class OneBitMapper implements DynamicMapper {
         },
         path: '/v1/chat/completions',
         body: { temperature: 0, max_tokens: classifier.max_tokens, ...classifier.params, model: classifier.model, messages, response_format: VERDICT_FORMAT, stream: false },
-        timeoutMs: classifier.timeout_ms,
+        // Within the request's own deadline: past it the request gets its 408 anyway.
+        timeoutMs: Math.max(0, Math.min(classifier.timeout_ms, (request.deadlineAt ?? Infinity) - performance.now())),
         signal: request.signal,
       });
       let costUsd = 0;

@@ -3,6 +3,7 @@ import { OrlaError } from '../../errors.js';
 import { costOf } from '../../routing/cost.js';
 import { promptText } from '../../routing/mappers/onebit-prompt.js';
 import { fcfsRequest } from '../../routing/scheduler/policies/fcfs.js';
+import { identify } from '../../sessions/identity.js';
 import { startSimulator, type RunningSimulator } from '../../simulator/index.js';
 import { tokenIds } from '../../simulator/tokens.js';
 import { inFlight, mapOnly, serve, startWorld, until, verdictSays, type World } from './helpers.js';
@@ -148,6 +149,17 @@ describe('OneBit', () => {
     w.faults.set(light.url, 'hang');
     const { target, status } = await serve(w, { stage: 'solve', content: verdictSays('Fix it.', '{"prediction": true}') });
     expect(status).toBe(200);
+    expect(target).toMatchObject({ backend: 'heavy', mapped: { verdict: 'fallback' } });
+    expect(w.observed.failed).toEqual([{ mapper: 'route', reason: 'timeout' }]);
+    await until(() => inFlight(w.backends.get('light')!) === 0, 'the classifier slot to be released');
+  });
+
+  it('a classification ends by the request\'s own deadline (X-Orla-Deadline-Ms), before its timeout', async () => {
+    const w = await world({ classifier: { backend: 'light', model: 'light-model', timeout_ms: 60_000 } });
+    w.faults.set(light.url, 'hang');
+    const body = { model: 'x', messages: [{ role: 'user', content: 'Fix it.' }] };
+    const identity = identify({ 'x-orla-stage': 'solve', 'x-orla-deadline-ms': '50' }, body);
+    const target = await w.mapper.map({ identity, body, deadlineAt: performance.now() + 50 });
     expect(target).toMatchObject({ backend: 'heavy', mapped: { verdict: 'fallback' } });
     expect(w.observed.failed).toEqual([{ mapper: 'route', reason: 'timeout' }]);
     await until(() => inFlight(w.backends.get('light')!) === 0, 'the classifier slot to be released');

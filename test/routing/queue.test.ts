@@ -107,6 +107,18 @@ describe('a backend queue', () => {
     expect(holder.replica.inFlight).toBe(0);
   });
 
+  it('counts the deadline from the request\'s arrival, not from when it joined the queue', async () => {
+    vi.useFakeTimers();
+    const b = backend();
+    const spent = await b.acquire(ticket({ deadlineMs: 500, arrivedAt: performance.now() - 500 })).catch((e: OrlaError) => e);
+    expect((spent as OrlaError).status).toBe(408); // spent before it got here, though a slot is free
+    const holder = await b.acquire(ticket());
+    const late = b.acquire(ticket({ deadlineMs: 500, arrivedAt: performance.now() - 300 })).catch((e: OrlaError) => e);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(((await late) as OrlaError).status).toBe(408);
+    holder.release('success');
+  });
+
   it('drops a queued request whose client left: it never gets a slot', async () => {
     const b = backend();
     const holder = await b.acquire(ticket());

@@ -99,6 +99,7 @@ describe('request identity', () => {
     [{ 'x-orla-cache': 'keep' }, 'X-Orla-Cache'],
     [{ 'x-orla-quality': '2' }, 'X-Orla-Quality'],
     [{ 'x-orla-deadline-ms': '-5' }, 'X-Orla-Deadline-Ms'],
+    [{ 'x-orla-deadline-ms': '3000000000' }, 'X-Orla-Deadline-Ms'], // past what a Node timer holds
     [{ 'x-orla-workflow-done': 'maybe' }, 'X-Orla-Workflow-Done'],
   ])('refuses a bad tag %j with a 400 naming it', (headers, param) => {
     try {
