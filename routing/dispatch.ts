@@ -33,7 +33,7 @@ export async function dispatch(backend: Backend, ticket: Ticket, send: (replica:
         throw clientClosed();
       }
       lease.release('failure');
-      if (attempt >= retries || !RETRYABLE_ERROR.has((err as { code?: string }).code ?? '')) {
+      if (attempt >= retries || !RETRYABLE_ERROR.has(errorCode(err))) {
         throw lease.replica.client.describeError(err, backend.name);
       }
       ticket = { ...ticket, avoid: lease.replica };
@@ -51,6 +51,13 @@ export async function dispatch(backend: Backend, ticket: Ticket, send: (replica:
     }
     return { lease, response, attempts: attempt + 1 };
   }
+}
+
+/** undici puts the code on the error; fetch wraps it (`TypeError: fetch failed`, code on `cause`). */
+function errorCode(err: unknown): string {
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | null;
+  const code = e?.code ?? e?.cause?.code;
+  return typeof code === 'string' ? code : '';
 }
 
 /** Exponential with full jitter; a client that leaves ends the wait. */
