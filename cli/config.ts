@@ -1,5 +1,6 @@
 import { defaultConfig } from '../config/defaults.js';
 import { ConfigError, loadConfigFile } from '../config/load.js';
+import { ListenError } from '../gateway/server.js';
 import type { Config } from '../config/schema.js';
 import { profileNames } from '../simulator/profiles.js';
 
@@ -20,6 +21,19 @@ export function exitOnConfigError(err: unknown): never {
     process.exit(2);
   }
   throw err;
+}
+
+/**
+ * An expected start-up failure ends the command with one line and no stack: a config mistake with
+ * exit code 2, a failure to listen (a taken port, an unknown host) with 1; anything else is rethrown.
+ * Whatever had started is freed by then (startGateway frees its simulators and pools itself).
+ */
+export function exitOnStartError(err: unknown): never {
+  if (err instanceof ListenError) {
+    process.stderr.write(`orla: ${err.message}\n`);
+    process.exit(1);
+  }
+  return exitOnConfigError(err);
 }
 
 export function parsePort(value: string): number {

@@ -1,7 +1,8 @@
 import { dirname, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { startGateway } from '../gateway/server.js';
-import { exitOnConfigError, parsePort, resolveConfig } from './config.js';
+import { exitOnConfigError, exitOnStartError, parsePort, resolveConfig } from './config.js';
+import { preflight } from './preflight.js';
 
 export function serveCommand(): Command {
   return new Command('serve')
@@ -13,7 +14,9 @@ export function serveCommand(): Command {
       const config = await resolveConfig(options).catch(exitOnConfigError);
       // Module paths in a config (custom policies, mappers) are relative to the config file.
       const baseDir = options.config ? dirname(resolve(options.config)) : process.cwd();
-      const gateway = await startGateway(config, { baseDir }).catch(exitOnConfigError);
+      // Every config mistake at once (the same check as `orla check`), before anything starts.
+      await preflight(config, { baseDir, verifyModels: false }).catch(exitOnConfigError);
+      const gateway = await startGateway(config, { baseDir }).catch(exitOnStartError);
       const stages = Object.entries(config.stages).map(([name, s]) => `${name} → ${s.backend ?? `mapper ${s.mapper}`}`).join(', ');
       process.stdout.write(
         [

@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_PROFILE, profileNames, startSimulator } from '../simulator/index.js';
-import { parsePort } from './config.js';
+import { listenFailure } from '../gateway/server.js';
+import { exitOnStartError, parsePort } from './config.js';
 
 interface SimOptions {
   host: string;
@@ -32,7 +33,7 @@ export function simCommand(): Command {
         faults: options.faults ?? false,
         models: options.model,
         kvCapacityTokens: options.kvTokens,
-      });
+      }).catch((err: unknown) => exitOnStartError(listenFailure(err, options.host, options.port) ?? err));
       const { servedModels, kvCapacityTokens } = sim.engine.profile;
       process.stdout.write(
         `orla sim listening on ${sim.url} (profile ${options.profile}, model ${servedModels.join(', ')}, ` +

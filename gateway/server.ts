@@ -70,6 +70,11 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   const server = await new Promise<Server>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, () => resolve(s as Server));
     s.once('error', reject);
+  }).catch(async (err: unknown) => {
+    // A taken port or an unknown host: free what already started, so the process can end.
+    memory.stop();
+    await freeAll();
+    throw listenFailure(err, config.server.host, config.server.port) ?? err;
   });
   server.keepAliveTimeout = 65_000; // longer than common client pools', so they never reuse a closing socket
   const port = (server.address() as AddressInfo).port;
@@ -97,4 +102,30 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     backendUrls: Object.fromEntries([...backends].map(([name, b]) => [name, b.replicas.map((r) => r.url)])),
     close,
   };
+}
+
+/** The gateway (or a simulator) could not listen: a taken port, a host that does not resolve, … */
+export class ListenError extends Error {
+  constructor(readonly host: string, readonly port: number, readonly code: string, cause: unknown) {
+    super(`cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port}: ${REASONS[code] ?? (cause as Error).message} (${code})`, { cause });
+    this.name = 'ListenError';
+  }
+}
+
+const REASONS: Record<string, string> = {
+  EADDRINUSE: 'address already in use',
+  EACCES: 'permission denied',
+  EADDRNOTAVAIL: 'address not available on this machine',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host lookup failed',
+  EAI_FAIL: 'host lookup failed',
+  EAFNOSUPPORT: 'address family not supported',
+};
+
+/** `err` as a ListenError when it is a failure to listen on host:port (undefined for anything else). */
+export function listenFailure(err: unknown, host: string, port: number): ListenError | undefined {
+  const { code, syscall } = (err ?? {}) as { code?: unknown; syscall?: unknown };
+  if (typeof code !== 'string') return undefined;
+  if (syscall !== 'listen' && syscall !== 'getaddrinfo' && syscall !== 'bind' && !(code in REASONS)) return undefined;
+  return new ListenError(host, port, code, err);
 }

@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,6 +47,23 @@ describe('orla check', () => {
     expect(run.stderr).not.toMatch(/\bat .*\.ts:\d+/); // no stack trace
   });
 
+  it('finds what serve would reject before listening: an unknown scheduler', () => {
+    const file = write('lottery.yaml', 'backends:\n  heavy: { engine: simulator, scheduler: lottery }\nstages:\n  default: { backend: heavy }\n');
+    const run = orla(['check', '--config', file]);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('backends.heavy.scheduler: unknown stage scheduler "lottery"');
+    expect(run.stdout).not.toContain('config ok');
+  });
+
+  it('finds a module mapper whose file does not exist, relative to the config file', () => {
+    const file = write('nomodule.yaml', 'backends:\n  heavy: { engine: simulator }\nmappers:\n  m: { kind: module, path: ./no-such-mapper.js }\nstages:\n  default: { backend: heavy }\n  x: { mapper: m }\n');
+    const run = orla(['check', '--config', file]);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('mappers.m.path: cannot load module "./no-such-mapper.js"');
+    expect(run.stderr).toContain(join(dir, 'no-such-mapper.js'));
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+  });
+
   it('says so when the file is missing', () => {
     const run = orla(['check', '--config', join(dir, 'nope.yaml')]);
     expect(run.status).toBe(2);
@@ -82,4 +100,56 @@ describe('orla serve', () => {
       child.kill('SIGKILL');
     }
   });
+});
+
+/** Runs the CLI to its exit (killed after `timeoutMs`), with what it printed. */
+async function runToExit(args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: ROOT });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  try {
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`still running after ${timeoutMs} ms: ${stdout}${stderr}`)), timeoutMs);
+      child.once('exit', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    return { code, stdout, stderr };
+  } finally {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+  }
+}
+
+describe('start-up failures', () => {
+  it('serve reports every config mistake at once, before it starts anything', async () => {
+    const file = write(
+      'several.yaml',
+      'backends:\n  heavy: { engine: simulator, scheduler: lottery }\nmappers:\n  m: { kind: module, path: ./gone.js }\nstages:\n  default: { backend: heavy }\n  x: { mapper: m }\n',
+    );
+    const run = await runToExit(['serve', '--config', file, '--port', '0']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('backends.heavy.scheduler');
+    expect(run.stderr).toContain('mappers.m.path: cannot load module "./gone.js"');
+    expect(run.stdout).not.toContain('listening');
+  });
+
+  for (const command of ['serve', 'sim']) {
+    it(`${command} on a port already taken says so in one line, without a stack trace, and exits`, async () => {
+      const taken = createServer();
+      await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+      try {
+        const { port } = taken.address() as AddressInfo;
+        const run = await runToExit([command, '--host', '127.0.0.1', '--port', String(port)]);
+        expect(run.code).not.toBe(0);
+        expect(run.code).not.toBeNull(); // it exited by itself: nothing it started kept it alive
+        expect(run.stderr.trim()).toBe(`orla: cannot listen on 127.0.0.1:${port}: address already in use (EADDRINUSE)`);
+        expect(run.stderr).not.toContain('    at ');
+      } finally {
+        taken.close();
+      }
+    });
+  }
 });
