@@ -24,6 +24,7 @@ import { generateValue } from './content/schema.js';
 import { isObj } from './content/schema-util.js';
 import { parseMarkers, type Markers } from './content/markers.js';
 import { NOUNS, phrase, prose, sentence } from './content/words.js';
+import { MAX_PIECE_LENGTH } from './tokens.js';
 
 export type PlannedOutput =
   | { kind: 'text'; text: string }
@@ -39,15 +40,22 @@ interface FunctionTool {
 /** Chance that an "auto"/"required" turn with several tools and parallel_tool_calls makes two calls. */
 const PARALLEL_CHANCE = 0.25;
 
+/** The token limit assumed when the caller gives none (a 128k context). */
+const DEFAULT_MAX_TOKENS = 131_072;
+
 /**
  * The output for a validated /v1/chat/completions body (`messages`) or /v1/completions body
- * (`prompt`). Never throws on valid input; the caller truncates to max_tokens.
+ * (`prompt`). Never throws on valid input; the caller truncates to `maxTokens`.
  */
-export function planOutput(body: Record<string, unknown>): PlannedOutput {
+export function planOutput(body: Record<string, unknown>, maxTokens = DEFAULT_MAX_TOKENS): PlannedOutput {
   const messages = Array.isArray(body.messages) ? (body.messages as unknown[]) : undefined;
   const hasher = new Hasher().value(messages ?? body.prompt ?? null);
   hasher.str('\u0000seed').value(body.seed ?? null).str('\u0000model').value(body.model ?? null);
   const rng = new Rng(hasher.digest());
+  // Generated JSON stops growing past what max_tokens can show (no token holds more than
+  // MAX_PIECE_LENGTH characters, so this many characters make more than maxTokens tokens): a schema's
+  // minLength or minItems must not make the generator build gigabytes that the cut would discard.
+  const maxChars = (maxTokens + 16) * MAX_PIECE_LENGTH;
 
   const markers = messages ? parseMarkers(lastUserText(messages)) : promptMarkers(body.prompt);
   const afterToolResult = messages !== undefined && endsInToolResult(messages);
@@ -56,10 +64,10 @@ export function planOutput(body: Record<string, unknown>): PlannedOutput {
   }
   if (markers.answer !== undefined) return { kind: 'text', text: markers.answer };
   if (messages) {
-    const calls = planToolCalls(body, rng, afterToolResult);
+    const calls = planToolCalls(body, rng, afterToolResult, maxChars);
     if (calls) return toolCalls(calls);
   }
-  return { kind: 'text', text: planText(body, rng) };
+  return { kind: 'text', text: planText(body, rng, maxChars) };
 }
 
 function toolCalls(calls: ToolCall[]): PlannedOutput {
@@ -130,14 +138,14 @@ function forcedName(choice: unknown): string | undefined {
  * calls unless the conversation ends in a tool result; "required" and a named function always call,
  * as their API contract guarantees (vLLM enforces both with guided decoding).
  */
-function planToolCalls(body: Record<string, unknown>, rng: Rng, afterToolResult: boolean): ToolCall[] | undefined {
+function planToolCalls(body: Record<string, unknown>, rng: Rng, afterToolResult: boolean, maxChars: number): ToolCall[] | undefined {
   const choice = body.tool_choice;
   if (choice === 'none') return undefined;
   const tools = functionTools(body.tools);
   const forced = forcedName(choice);
   if (forced !== undefined) {
     const tool = tools.find((t) => t.name === forced) ?? { name: forced, parameters: undefined };
-    return [callTo(tool, rng)];
+    return [callTo(tool, rng, maxChars)];
   }
   if (tools.length === 0 || (afterToolResult && choice !== 'required')) return undefined;
   const first = rng.int(0, tools.length - 1);
@@ -145,12 +153,12 @@ function planToolCalls(body: Record<string, unknown>, rng: Rng, afterToolResult:
   if (body.parallel_tool_calls !== false && tools.length > 1 && rng.chance(PARALLEL_CHANCE)) {
     picks.push((first + rng.int(1, tools.length - 1)) % tools.length);
   }
-  return picks.map((i) => callTo(tools[i] as FunctionTool, rng));
+  return picks.map((i) => callTo(tools[i] as FunctionTool, rng, maxChars));
 }
 
-function callTo(tool: FunctionTool, rng: Rng): ToolCall {
+function callTo(tool: FunctionTool, rng: Rng, maxChars: number): ToolCall {
   const id = toolCallId(rng);
-  const args = tool.parameters === undefined ? {} : generateValue(tool.parameters, rng, 'object');
+  const args = tool.parameters === undefined ? {} : generateValue(tool.parameters, rng, 'object', maxChars);
   return { id, name: tool.name, arguments: JSON.stringify(args) ?? '{}' };
 }
 
@@ -177,10 +185,10 @@ function structuredSchema(body: Record<string, unknown>): { schema: unknown } | 
   return undefined;
 }
 
-function planText(body: Record<string, unknown>, rng: Rng): string {
+function planText(body: Record<string, unknown>, rng: Rng, maxChars: number): string {
   const structured = structuredSchema(body);
   if (structured === 'json_object') return JSON.stringify(smallObject(rng));
-  if (structured) return JSON.stringify(generateValue(structured.schema, rng)) ?? 'null';
+  if (structured) return JSON.stringify(generateValue(structured.schema, rng, undefined, maxChars)) ?? 'null';
   const so = isObj(body.structured_outputs) ? body.structured_outputs : undefined;
   const choices = so?.choice ?? body.guided_choice;
   if (Array.isArray(choices) && choices.length > 0) return String(rng.pick(choices));

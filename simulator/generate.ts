@@ -44,7 +44,7 @@ export function serveGeneration(endpoint: Endpoint, ctx: GenerationContext, req:
     promptIds = endpoint === 'chat' ? renderChatPrompt((request as ChatRequest).messages, body.tools) : promptTokens((request as CompletionRequest).prompt);
     const maxTokens = resolveMaxTokens(ctx.engine.profile.maxModelLen, promptIds.length, request.maxTokens, endpoint);
     const namedToolChoice = endpoint === 'chat' && (request as ChatRequest).namedToolChoice;
-    plan = buildOutputPlan(plannedFor(endpoint, body), { maxTokens, minTokens: request.minTokens, ignoreEos: request.ignoreEos, namedToolChoice });
+    plan = buildOutputPlan(plannedFor(endpoint, body, maxTokens), { maxTokens, minTokens: request.minTokens, ignoreEos: request.ignoreEos, namedToolChoice });
   } catch (error) {
     if (error instanceof SimulatorError) return sendError(res, error);
     throw error;
@@ -103,8 +103,8 @@ function resolveMaxTokens(maxModelLen: number, promptLength: number, requested: 
   return requested;
 }
 
-function plannedFor(endpoint: Endpoint, body: Json): PlannedOutput {
-  const planned = planOutput(body);
+function plannedFor(endpoint: Endpoint, body: Json, maxTokens: number): PlannedOutput {
+  const planned = planOutput(body, maxTokens);
   // A completion has no tool parser: the calls are just text.
   if (endpoint === 'completion' && planned.kind === 'tool_calls') return { kind: 'text', text: assistantSegments('', planned.calls).join('') };
   return planned;

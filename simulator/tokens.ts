@@ -14,6 +14,8 @@ const PIECE_PATTERN = /( ?\p{L}+)| ?\p{N}{1,3}| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/
 const MAX_WORD_PIECE = 7;
 const WORD_CHUNK = 4;
 const MAX_OTHER_PIECE = 4;
+/** The most UTF-16 units one token can hold (a chunk may take one more unit to keep a surrogate pair whole). */
+export const MAX_PIECE_LENGTH = Math.max(MAX_WORD_PIECE, WORD_CHUNK + 1, MAX_OTHER_PIECE + 1);
 
 function pieceId(piece: string): number {
   // FNV-1a, 32 bits.

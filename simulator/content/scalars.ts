@@ -99,10 +99,23 @@ function hinted(key: string, rng: Rng): string {
 /**
  * Pads with sentences or shortens so that min <= length <= max (ASCII, so UTF-16 units = code
  * points). Shortening prefers a word boundary, then a whole word that fits, then a hard cut.
+ * Padding collects parts and joins once: appending to and re-testing the growing string per
+ * sentence made a large minLength cost quadratic time.
  */
 function fitLength(text: string, min: number, max: number, rng: Rng): string {
   let out = text;
-  while (out.length < min) out += `${out === '' ? '' : /[.!?]$/.test(out) ? ' ' : '. '}${sentence(rng)}`;
+  if (out.length < min) {
+    const parts = [text];
+    let length = text.length;
+    let last = text.slice(-1);
+    while (length < min) {
+      const part = `${length === 0 ? '' : /[.!?]/.test(last) ? ' ' : '. '}${sentence(rng)}`;
+      parts.push(part);
+      length += part.length;
+      if (part !== '') last = part.slice(-1);
+    }
+    out = parts.join('');
+  }
   if (out.length <= max) return out;
   const space = out.lastIndexOf(' ', max);
   const cut = out.slice(0, space).replace(/[\s,.]+$/, '');
@@ -111,8 +124,13 @@ function fitLength(text: string, min: number, max: number, rng: Rng): string {
   return fits.length > 0 ? rng.pick(fits) : out.slice(0, max);
 }
 
-export function generateString(s: Schema, rng: Rng, key: string): string {
-  const min = bound(s.minLength, 0);
+/**
+ * A string for the schema. `room` caps how long a minLength can make it: the characters the output
+ * can still show before max_tokens cuts it (past that, the schema is broken anyway, as on a real
+ * engine that stops at max_tokens).
+ */
+export function generateString(s: Schema, rng: Rng, key: string, room = Number.POSITIVE_INFINITY): string {
+  const min = Math.min(bound(s.minLength, 0), room);
   const max = Math.max(min, bound(s.maxLength, Number.POSITIVE_INFINITY));
   const text = (typeof s.format === 'string' ? formatted(s.format, rng) : undefined) ?? hinted(key, rng);
   return fitLength(text, min, max, rng);

@@ -7,6 +7,10 @@
 // dependencies, if/then/else, not. A guard keeps recursive schemas finite: past SOFT_DEPTH levels or
 // NODE_BUDGET values, optional properties are dropped, arrays shrink to minItems and anyOf takes its
 // cheapest branch; past HARD_DEPTH (only a schema with no finite instance gets there) the value is null.
+// A character budget bounds the whole document: once the JSON written so far is at least `maxChars`
+// long (the caller sets it past what max_tokens lets out), arrays and objects stop filling, strings
+// stop padding and any further value is null. Without it a minLength of 1e9, nested minItems or a
+// branching recursive schema made the generator run (synchronously) for minutes or forever.
 
 import type { Rng } from './random.js';
 import { bound, generateNumber, generateString } from './scalars.js';
@@ -25,14 +29,31 @@ interface Ctx {
   rng: Rng;
   root: unknown;
   nodes: number;
+  /** A lower bound on the length of the JSON text generated so far. */
+  chars: number;
+  maxChars: number;
+  /** Characters generated for items that uniqueItems then dropped: work, but not output. */
+  wasted: number;
+}
+
+/** How much the generator may throw away on duplicates beyond its budget: a cap on time, not on output. */
+const WASTE_ALLOWANCE = 100_000;
+
+const spent = (ctx: Ctx): boolean => ctx.chars >= ctx.maxChars || ctx.wasted >= 4 * ctx.maxChars + WASTE_ALLOWANCE;
+
+/** Counts a finished value's JSON length (a scalar, or a const/enum value taken whole). */
+function emit<T>(ctx: Ctx, value: T): T {
+  ctx.chars += typeof value === 'string' ? value.length + 2 : (JSON.stringify(value)?.length ?? 4);
+  return value;
 }
 
 /**
  * A value valid for `schema` (as far as the generator goes; see the header). `fallbackType` applies
- * when the schema does not say or imply a type — tool parameters default to an object.
+ * when the schema does not say or imply a type — tool parameters default to an object. Past about
+ * `maxChars` characters of JSON the value is cut short (see the header).
  */
-export function generateValue(schema: unknown, rng: Rng, fallbackType?: JsonType): unknown {
-  return gen(schema, { rng, root: schema, nodes: 0 }, 0, '', fallbackType);
+export function generateValue(schema: unknown, rng: Rng, fallbackType: JsonType | undefined, maxChars: number): unknown {
+  return gen(schema, { rng, root: schema, nodes: 0, chars: 0, maxChars, wasted: 0 }, 0, '', fallbackType);
 }
 
 /** The anyOf/oneOf branches with the schema's other keywords merged in, cached per schema. */
@@ -96,26 +117,26 @@ function chooseType(s: Schema, ctx: Ctx, lean: boolean, fallback: JsonType | und
 
 function gen(raw: unknown, ctx: Ctx, depth: number, key: string, fallback?: JsonType): unknown {
   ctx.nodes += 1;
-  if (depth > HARD_DEPTH) return null;
+  if (depth > HARD_DEPTH || spent(ctx)) return emit(ctx, null);
   const s = normalize(raw, ctx.root);
-  if (s === false) return null;
-  if (!isObj(s)) return fallback === 'object' ? {} : phrase(ctx.rng); // `true`, or no schema at all
-  if (s.const !== undefined) return s.const;
-  if (Array.isArray(s.enum) && s.enum.length > 0) return ctx.rng.pick(s.enum);
+  if (s === false) return emit(ctx, null);
+  if (!isObj(s)) return emit(ctx, fallback === 'object' ? {} : phrase(ctx.rng)); // `true`, or no schema at all
+  if (s.const !== undefined) return emit(ctx, s.const);
+  if (Array.isArray(s.enum) && s.enum.length > 0) return emit(ctx, ctx.rng.pick(s.enum));
   const lean = depth >= SOFT_DEPTH || ctx.nodes >= NODE_BUDGET;
   const options = branches(s);
   if (options) return gen(chooseBranch(options, ctx, lean), ctx, depth + 1, key, fallback);
   switch (chooseType(s, ctx, lean, fallback)) {
     case 'null':
-      return null;
+      return emit(ctx, null);
     case 'boolean':
-      return ctx.rng.chance(0.5);
+      return emit(ctx, ctx.rng.chance(0.5));
     case 'integer':
-      return generateNumber(s, ctx.rng, true, key);
+      return emit(ctx, generateNumber(s, ctx.rng, true, key));
     case 'number':
-      return generateNumber(s, ctx.rng, false, key);
+      return emit(ctx, generateNumber(s, ctx.rng, false, key));
     case 'string':
-      return generateString(s, ctx.rng, key);
+      return emit(ctx, generateString(s, ctx.rng, key, ctx.maxChars - ctx.chars));
     case 'array':
       return genArray(s, ctx, depth, lean, key);
     case 'object':
@@ -133,6 +154,12 @@ function genObject(s: Schema, ctx: Ctx, depth: number, lean: boolean): Record<st
   const minProps = Math.min(MAX_FILL, bound(s.minProperties, 0));
   let optionalSlots = bound(s.maxProperties, Number.POSITIVE_INFINITY) - required.size;
   let count = 0;
+  ctx.chars += 2;
+  const put = (name: string, value: () => unknown): void => {
+    ctx.chars += name.length + (count > 0 ? 4 : 3); // "name": and a comma
+    out[name] = value();
+    count += 1;
+  };
   const skipped: string[] = [];
   for (const [name, sub] of Object.entries(properties)) {
     if (!required.has(name)) {
@@ -142,27 +169,23 @@ function genObject(s: Schema, ctx: Ctx, depth: number, lean: boolean): Record<st
       }
       optionalSlots -= 1;
     }
-    out[name] = gen(sub, ctx, depth + 1, name);
-    count += 1;
+    put(name, () => gen(sub, ctx, depth + 1, name));
   }
   for (const name of required) {
     if (Object.hasOwn(properties, name)) continue;
-    out[name] = gen(extra ?? true, ctx, depth + 1, name);
-    count += 1;
+    put(name, () => gen(extra ?? true, ctx, depth + 1, name));
   }
   // minProperties: the skipped optional properties first, then made-up keys where the schema allows them.
   for (const name of skipped) {
-    if (count >= minProps) break;
-    out[name] = gen(properties[name], ctx, depth + 1, name);
-    count += 1;
+    if (count >= minProps || spent(ctx)) break;
+    put(name, () => gen(properties[name], ctx, depth + 1, name));
   }
   const wantsMap = !lean && !closed && extra !== undefined && isObj(extra) && count === 0 && Object.keys(properties).length === 0;
   const target = Math.max(minProps, wantsMap ? Math.min(ctx.rng.int(1, 3), bound(s.maxProperties, 3)) : 0);
-  for (let i = 0; count < target && !closed && i < MAX_FILL * 2; i++) {
+  for (let i = 0; count < target && !closed && i < MAX_FILL * 2 && !spent(ctx); i++) {
     const name = i < 10 ? word(ctx.rng) : `${word(ctx.rng)}_${i}`;
     if (Object.hasOwn(out, name) || Object.hasOwn(properties, name)) continue;
-    out[name] = gen(extra ?? true, ctx, depth + 1, name);
-    count += 1;
+    put(name, () => gen(extra ?? true, ctx, depth + 1, name));
   }
   return out;
 }
@@ -186,13 +209,20 @@ function genArray(s: Schema, ctx: Ctx, depth: number, lean: boolean, key: string
   const out: unknown[] = [];
   const seen = s.uniqueItems === true ? new Set<string>() : undefined;
   const itemKey = key.endsWith('s') && key.length > 3 ? key.slice(0, -1) : key;
-  for (let attempts = 0; out.length < length && attempts < length * 8 + 8; attempts++) {
+  ctx.chars += 2;
+  for (let attempts = 0; out.length < length && attempts < length * 8 + 8 && !spent(ctx); attempts++) {
+    const before = ctx.chars;
     const item = gen(itemSchema(out.length), ctx, depth + 1, itemKey);
     if (seen) {
       const id = JSON.stringify(item);
-      if (seen.has(id)) continue;
+      if (seen.has(id)) {
+        ctx.wasted += ctx.chars - before; // dropped: not in the output
+        ctx.chars = before;
+        continue;
+      }
       seen.add(id);
     }
+    if (out.length > 0) ctx.chars += 1;
     out.push(item);
   }
   return out;

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { planOutput, type PlannedOutput } from '../../simulator/content.js';
+import { tokenizeWithPieces } from '../../simulator/tokens.js';
 
 // ---------------------------------------------------------------------------------------------
 // A tiny JSON Schema checker for what these tests use (no validator is installed). Returns errors.
@@ -506,4 +507,42 @@ describe('cost', () => {
     for (let i = 0; i < 5; i++) planOutput({ model: 'm', messages, tools: TOOLS });
     expect(performance.now() - started).toBeLessThan(2000);
   });
+});
+
+describe('size', () => {
+  // Sizes the old generator, which built all of a minLength / minItems whatever max_tokens was,
+  // still finished (in seconds): a regression fails here rather than hangs. 1e9 is in wire.test.ts.
+  const big = {
+    type: 'object',
+    properties: {
+      text: { type: 'string', minLength: 200_000 },
+      rows: { type: 'array', minItems: 100, items: { type: 'array', minItems: 100, items: { type: 'string', minLength: 20 } } },
+    },
+    required: ['text', 'rows'],
+  };
+  const nested = { type: 'array', minItems: 60, items: { type: 'object', minProperties: 60, additionalProperties: { type: 'integer' } } };
+
+  it('stops generating JSON a little past what max_tokens can show', () => {
+    const text = textOf(planOutput(chat('x', withSchema(big)), 50));
+    expect(text.startsWith('{"text":"')).toBe(true);
+    expect(text.length).toBeLessThan(2000);
+    expect(textOf(planOutput(chat('x', withSchema(nested)), 50)).length).toBeLessThan(2000);
+  }, 5000);
+
+  it('keeps every token that max_tokens lets out', () => {
+    // No token is longer than 7 characters: n tokens lie within the first 8n + 64.
+    const tokens = (out: PlannedOutput, n: number): string[] => tokenizeWithPieces(textOf(out).slice(0, 8 * n + 64)).pieces.slice(0, n);
+    const everyday = {
+      type: 'object',
+      properties: { title: { type: 'string' }, reason: { type: 'string', minLength: 40 }, tags: { type: 'array', items: { type: 'string' }, minItems: 3 }, score: { type: 'number' } },
+      required: ['title', 'reason', 'tags', 'score'],
+    };
+    for (const schema of [big, nested, everyday]) {
+      for (const seed of seeds(3)) {
+        const body = chat('x', { seed, ...withSchema(schema) });
+        const full = planOutput(body);
+        for (const n of [1, 7, 40, 300]) expect(tokens(planOutput(body, n), n)).toEqual(tokens(full, n));
+      }
+    }
+  }, 5000);
 });

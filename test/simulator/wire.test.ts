@@ -1,3 +1,5 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSimulator } from '../../simulator/index.js';
 import { startSimulator } from '../../simulator/index.js';
@@ -200,4 +202,67 @@ describe('other routes', () => {
       await named.close();
     }
   });
+});
+
+// A schema can ask for far more than max_tokens lets out. The generator used to build all of it,
+// synchronously: minLength 1e9 never finished and froze the process (and a gateway running the
+// simulator in-process). This suite talks to an `orla sim` child process so that a regression fails
+// on the request deadline instead of hanging the test runner.
+describe('json_schema output larger than max_tokens', () => {
+  const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+  let child: ChildProcess;
+  let url: string;
+  beforeAll(async () => {
+    child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sim', '--port', '0', '--profile', 'instant'], { cwd: ROOT });
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('\n')) resolve(out.split('\n')[0]!);
+      });
+      child.once('exit', (code) => reject(new Error(`orla sim exited ${code}: ${out}`)));
+    });
+    url = /(http:\/\/127\.0\.0\.1:\d+)/.exec(line)![1]!;
+  }, 20_000);
+  afterAll(() => void child?.kill('SIGKILL'));
+
+  async function ask(body: Record<string, unknown>): Promise<any> {
+    const res = await fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ messages: [userTurn('Write it out')], max_tokens: 40, ...body }),
+      signal: AbortSignal.timeout(4000),
+    });
+    expect(res.status).toBe(200);
+    return res.json();
+  }
+  const schemaFormat = (schema: unknown) => ({ response_format: { type: 'json_schema', json_schema: { name: 'big', schema } } });
+
+  const huge: Record<string, unknown> = {
+    'a string with minLength 1e9': { type: 'string', minLength: 1e9 },
+    'nested arrays with minItems 1e9': { type: 'array', minItems: 1e9, items: { type: 'array', minItems: 1e9, items: { type: 'array', minItems: 1e9, items: { type: 'integer' } } } },
+    'objects with minProperties 1e9': { type: 'object', minProperties: 1e9, additionalProperties: { type: 'object', minProperties: 1e9, additionalProperties: { type: 'string', minLength: 1e6 } } },
+    'a branching recursive object': { type: 'object', properties: { left: { $ref: '#' }, right: { $ref: '#' } }, required: ['left', 'right'] },
+  };
+  for (const [name, schema] of Object.entries(huge)) {
+    it(`answers ${name} at once, cut at max_tokens`, async () => {
+      const json = await ask(schemaFormat(schema));
+      expect(json.choices[0].finish_reason).toBe('length');
+      expect(json.usage.completion_tokens).toBe(40);
+      expect(json.choices[0].message.content).toMatch(/^["[{]/);
+    }, 5000);
+  }
+
+  it('cuts tool-call arguments the same way', async () => {
+    const tool = { type: 'function', function: { name: 'write', parameters: { type: 'object', properties: { text: { type: 'string', minLength: 1e9 } }, required: ['text'] } } };
+    const json = await ask({ tools: [tool], tool_choice: 'required' });
+    expect(json.choices[0].finish_reason).toBe('length');
+    expect(json.usage.completion_tokens).toBeLessThanOrEqual(40);
+  }, 5000);
+
+  it('without max_tokens, stops at the context length', async () => {
+    const json = await ask({ max_tokens: undefined, ...schemaFormat({ type: 'string', minLength: 1e9 }) });
+    expect(json.choices[0].finish_reason).toBe('length');
+    expect(json.usage.prompt_tokens + json.usage.completion_tokens).toBe(40_960);
+  }, 5000);
 });
