@@ -60,7 +60,7 @@ const backend = z.strictObject({
   retries: retries.default({ attempts: 2, backoff_ms: 50 }),
   /** KV-cache size per replica in tokens; with it, Orla's ledger joins the pressure signal. */
   kv_capacity_tokens: positiveInt.optional(),
-  /** llama.cpp: parallel slots per replica (its `-np`); each run gets one (`id_slot`). */
+  /** llama.cpp: parallel slots per replica (its `-np`); each run gets one (`id_slot`). Default: learned from GET /slots. */
   slots: positiveInt.optional(),
   ...backendMapperKeys,
 });

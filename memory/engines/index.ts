@@ -7,9 +7,6 @@ import { sglangAdapter } from './sglang.js';
 import { simulatorAdapter } from './simulator.js';
 import { vllmAdapter } from './vllm.js';
 
-/** llama.cpp's default number of parallel slots (`-np`) when the config does not say. */
-const DEFAULT_LLAMACPP_SLOTS = 4;
-
 export function engineAdapter(backend: BackendConfig, call: EngineCall, modelOf: (run: string) => string | undefined): EngineAdapter {
   switch (backend.engine) {
     case 'simulator':
@@ -19,7 +16,7 @@ export function engineAdapter(backend: BackendConfig, call: EngineCall, modelOf:
     case 'vllm':
       return vllmAdapter(call);
     case 'llamacpp':
-      return llamacppAdapter(call, backend.slots ?? DEFAULT_LLAMACPP_SLOTS);
+      return llamacppAdapter(call, backend.slots);
     case 'ollama':
       return ollamaAdapter(call, modelOf);
     case 'openai':

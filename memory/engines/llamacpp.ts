@@ -5,10 +5,31 @@ import type { ActionResult, EngineAdapter, EngineCall } from '../types.js';
  * (`id_slot`, with `cache_prompt` so the slot's prefix is reused) and erases it when the run is
  * released (`POST /slots/{id}?action=erase`). With more runs than slots, runs share a slot: it is
  * erased only when the last run assigned to it is released.
+ *
+ * The slot count is the config's `slots`, or else learned from `GET /slots` (one entry per slot):
+ * until it is known no slot is named, since llama.cpp holds a request for a slot it does not have
+ * forever. Slot actions need the server started with `--slot-save-path`; without it they answer
+ * 501, and Orla stops asking that replica.
  */
-export function llamacppAdapter(call: EngineCall, slots: number): EngineAdapter {
+export function llamacppAdapter(call: EngineCall, configuredSlots: number | undefined): EngineAdapter {
   const assigned = new Map<string, Map<string, number>>(); // replica → run → slot
-  const slotOf = (replica: string, run: string) => {
+  const learned = new Map<string, number | 'asking' | 'unknown'>(); // replica → its slot count
+  const noSlotActions = new Set<string>(); // replicas that answered 501
+  const slotsOf = (replica: string): number | undefined => {
+    if (configuredSlots !== undefined) return configuredSlots;
+    const known = learned.get(replica);
+    if (known === undefined) {
+      learned.set(replica, 'asking');
+      call(replica, { method: 'GET', path: '/slots' })
+        .then((res) => {
+          const slots = res.status === 200 ? (JSON.parse(res.text) as unknown) : undefined;
+          learned.set(replica, Array.isArray(slots) && slots.length > 0 ? slots.length : 'unknown');
+        })
+        .catch(() => learned.set(replica, 'unknown'));
+    }
+    return typeof known === 'number' ? known : undefined;
+  };
+  const slotOf = (replica: string, run: string, slots: number) => {
     let runs = assigned.get(replica);
     if (!runs) assigned.set(replica, (runs = new Map()));
     let slot = runs.get(run);
@@ -22,7 +43,9 @@ export function llamacppAdapter(call: EngineCall, slots: number): EngineAdapter 
   return {
     engine: 'llamacpp',
     tagRequest(run, replica, body) {
-      body.id_slot = slotOf(replica, run);
+      const slots = slotsOf(replica);
+      if (slots === undefined) return; // the server picks a slot
+      body.id_slot = slotOf(replica, run, slots);
       body.cache_prompt = true;
     },
     async releaseRun(run, replica): Promise<ActionResult> {
@@ -32,10 +55,12 @@ export function llamacppAdapter(call: EngineCall, slots: number): EngineAdapter 
       runs.delete(run);
       // Another run still uses or caches this slot: erasing it would wipe that run's prefix.
       if ([...runs.values()].includes(slot)) return { action: 'slot_erase', result: 'skipped', detail: `slot ${slot} is shared with another run` };
+      if (noSlotActions.has(replica.url)) return { action: 'slot_erase', result: 'unsupported', detail: 'server started without --slot-save-path' };
       const res = await call(replica.url, { method: 'POST', path: `/slots/${slot}?action=erase` });
-      return res.status === 200
-        ? { action: 'slot_erase', result: 'ok', detail: `slot ${slot}` }
-        : { action: 'slot_erase', result: res.status === 501 ? 'unsupported' : 'failed', detail: `status ${res.status}` };
+      if (res.status === 200) return { action: 'slot_erase', result: 'ok', detail: `slot ${slot}` };
+      if (res.status !== 501) return { action: 'slot_erase', result: 'failed', detail: `status ${res.status}` };
+      noSlotActions.add(replica.url);
+      return { action: 'slot_erase', result: 'unsupported', detail: 'server started without --slot-save-path' };
     },
   };
 }

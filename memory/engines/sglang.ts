@@ -5,20 +5,20 @@ const FLUSH_TIMEOUT_MS = 5_000;
 
 /**
  * SGLang frees one run's cache only through its sessions: a client that uses them (`POST
- * /open_session`, then `session_params: {id}` on its requests; with `streaming`, the session pins its
- * KV until closed) has them closed by Orla when the run is released (`POST /close_session`), so a
- * run that ends or goes idle never leaves KV pinned. Otherwise only a global `POST /flush_cache`
- * exists: it drops the whole radix tree, and SGLang refuses it while requests run or wait,
- * answering 400 with the same "Cache flushed." text it sends on success, so the status is what
- * counts. Orla asks only when no other run is active on the replica; otherwise the run's prefix is
- * left to the radix cache's LRU.
+ * /open_session`, then `session_id` on its OpenAI-route requests, or `session_params: {id}` where its
+ * SGLang version takes that; a session pins its KV until closed) has them closed by Orla when the run
+ * is released (`POST /close_session {session_id}`), so a run that ends or goes idle never leaves KV
+ * pinned. Otherwise only a global `POST /flush_cache` exists: it drops the whole radix tree, and
+ * SGLang refuses it while requests run or wait (400, with a message), so the status is what counts
+ * (a server that wants an admin key for it answers 401: reported as failed). Orla asks only when no
+ * other run is active on the replica; otherwise the run's prefix is left to the radix cache's LRU.
  */
 export function sglangAdapter(call: EngineCall): EngineAdapter {
   const sessions = new Map<string, Set<string>>(); // `${replica} ${run}` → session ids seen
   return {
     engine: 'sglang',
     tagRequest(run, replica, body) {
-      const id = (body.session_params as { id?: unknown } | null | undefined)?.id;
+      const id = body.session_id ?? (body.session_params as { id?: unknown } | null | undefined)?.id;
       if (typeof id !== 'string') return;
       const key = `${replica} ${run}`;
       const ids = sessions.get(key);

@@ -1,28 +1,35 @@
 import { globalFlushAllowed, type ActionResult, type EngineAdapter, type EngineCall } from '../types.js';
 import { gaugeValue } from './metrics-text.js';
 
+/** How long a replica without the endpoint is not asked again (it may restart in dev mode). */
+const NO_DEV_MODE_TTL_MS = 10 * 60_000;
+
 /**
  * vLLM has no per-request cache release. `POST /reset_prefix_cache` (served only with
  * VLLM_SERVER_DEV_MODE=1) drops every cached block, and the engine declines while blocks are in use
- * (it answers 200 anyway and logs a warning). Orla calls it only on an idle replica, stops asking
- * once the endpoint is missing, and otherwise relies on affinity and vLLM's LRU.
+ * (it answers 200 anyway and logs a warning, so "ok" means asked, not confirmed). Orla calls it only
+ * on an idle replica, stops asking for a while once the endpoint is missing, and otherwise relies on
+ * affinity and vLLM's LRU.
  */
-export function vllmAdapter(call: EngineCall): EngineAdapter {
-  const noDevMode = new Set<string>();
+export function vllmAdapter(call: EngineCall, now: () => number = Date.now): EngineAdapter {
+  const noDevModeSince = new Map<string, number>();
   return {
     engine: 'vllm',
     async releaseRun(_run, replica, context): Promise<ActionResult> {
-      if (noDevMode.has(replica.url)) return { action: 'reset_prefix_cache', result: 'unsupported', detail: 'server not in dev mode' };
+      const since = noDevModeSince.get(replica.url);
+      if (since !== undefined && now() - since < NO_DEV_MODE_TTL_MS) {
+        return { action: 'reset_prefix_cache', result: 'unsupported', detail: 'server not in dev mode' };
+      }
       if (!globalFlushAllowed(context)) {
         return { action: 'reset_prefix_cache', result: 'skipped', detail: 'other runs are active or cached on the replica: left to the LRU' };
       }
       const res = await call(replica.url, { method: 'POST', path: '/reset_prefix_cache' });
       if (res.status === 404 || res.status === 405) {
-        noDevMode.add(replica.url);
+        noDevModeSince.set(replica.url, now());
         return { action: 'reset_prefix_cache', result: 'unsupported', detail: 'server not in dev mode' };
       }
       return res.status === 200
-        ? { action: 'reset_prefix_cache', result: 'ok' }
+        ? { action: 'reset_prefix_cache', result: 'ok', detail: 'asked; vLLM does not say whether it reset' }
         : { action: 'reset_prefix_cache', result: 'failed', detail: `status ${res.status}` };
     },
     async usage(replica) {

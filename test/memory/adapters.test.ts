@@ -79,7 +79,7 @@ describe('engine adapters', () => {
     const adapter = sglangAdapter(call);
     const body = { session_params: { id: 'sess-a', rid: 'x' } };
     adapter.tagRequest!('run-1', engine.url, body, {});
-    adapter.tagRequest!('run-1', engine.url, { session_params: { id: 'sess-b' } }, {});
+    adapter.tagRequest!('run-1', engine.url, { session_id: 'sess-b' }, {}); // the OpenAI routes' form
     adapter.tagRequest!('run-1', engine.url, { session_params: { id: 'sess-a' } }, {});
     adapter.tagRequest!('run-2', engine.url, { session_params: { id: 'sess-c' } }, {});
     expect(body).toEqual({ session_params: { id: 'sess-a', rid: 'x' } }); // the request goes as sent
@@ -106,10 +106,44 @@ describe('engine adapters', () => {
     expect(calls()).toEqual(['POST /reset_prefix_cache', 'POST /reset_prefix_cache']);
   });
 
+  it('vLLM: asks a server without dev mode again after a while (it may have restarted with it)', async () => {
+    let clock = 0;
+    const adapter = vllmAdapter(call, () => clock);
+    engine.respondWith((_r, res) => json(res, 404, { detail: 'Not Found' }));
+    expect((await adapter.releaseRun('r', replica(), idle)).result).toBe('unsupported');
+    clock += 10 * 60_000;
+    engine.respondWith((_r, res) => res.writeHead(200).end());
+    expect((await adapter.releaseRun('r', replica(), idle)).result).toBe('ok');
+    expect(calls()).toEqual(['POST /reset_prefix_cache', 'POST /reset_prefix_cache']);
+  });
+
+  it('llama.cpp: without a configured count, names no slot until GET /slots has told it how many', async () => {
+    engine.respondWith((r, res) => (r.url === '/slots' ? json(res, 200, [{ id: 0 }, { id: 1 }, { id: 2 }]) : json(res, 501, { error: 'no --slot-save-path' })));
+    const adapter = llamacppAdapter(call, undefined);
+    const early: Record<string, unknown> = {};
+    adapter.tagRequest!('a', engine.url, early, {});
+    expect(early.id_slot).toBeUndefined(); // a slot the server may not have would hold the request forever
+    await expect.poll(() => calls()).toEqual(['GET /slots']);
+    const slots = ['a', 'b', 'c'].map((run) => {
+      const body: Record<string, unknown> = {};
+      adapter.tagRequest!(run, engine.url, body, {});
+      return body.id_slot;
+    });
+    expect(slots).toEqual([0, 1, 2]);
+    // Started without --slot-save-path: erase answers 501, reported once, not asked again.
+    expect((await adapter.releaseRun('a', replica(), idle)).result).toBe('unsupported');
+    expect((await adapter.releaseRun('b', replica(), idle)).result).toBe('unsupported');
+    expect(calls()).toEqual(['GET /slots', 'POST /slots/0?action=erase']);
+  });
+
   it('vLLM and SGLang: read KV usage from their own gauges', async () => {
     engine.respondWith((_r, res) => res.writeHead(200).end('# HELP x\nvllm:gpu_cache_usage_perc{model_name="m"} 0.42\nsglang:token_usage{model_name="m"} 0.77\n'));
     expect(await vllmAdapter(call).usage!(engine.url)).toBe(0.42);
     expect(await sglangAdapter(call).usage!(engine.url)).toBe(0.77);
+    // One sample per engine or rank: the fullest one counts.
+    engine.respondWith((_r, res) => res.writeHead(200).end('vllm:kv_cache_usage_perc{engine="0"} 0.2\nvllm:kv_cache_usage_perc{engine="1"} 0.6\nsglang:token_usage{tp_rank="0"} 0.9\nsglang:token_usage{tp_rank="1"} 0.3\n'));
+    expect(await vllmAdapter(call).usage!(engine.url)).toBe(0.6);
+    expect(await sglangAdapter(call).usage!(engine.url)).toBe(0.9);
   });
 
   it('llama.cpp: gives each run its own slot and erases it at release', async () => {
