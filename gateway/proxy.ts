@@ -15,7 +15,7 @@ import type { Exchange } from './exchange.js';
 import { addReturnedHeaders, splitRequestHeaders } from './headers.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Platform, ResponseHead } from './platform.js';
-import { SseRelay } from './sse.js';
+import { SseRelay, TOOL_CALL_MARKS } from './sse.js';
 import { usageOfJson, type Usage } from './usage.js';
 import { validateBody, type RouteKind } from './validate.js';
 
@@ -226,7 +226,7 @@ async function forwardTo(c: Context, deps: ProxyDeps, exchange: Exchange, backen
       return deps.platform.send(c, { status: upstream.status, headers }, bytes);
     } finally {
       // Accounted once the response is written: the bookkeeping is off the client's path.
-      settle(upstream.status, usage, text.includes(TOOL_CALLS_FINISH));
+      settle(upstream.status, usage, TOOL_CALL_MARKS.some((mark) => text.includes(mark)));
       exchange.finish(upstream.status, usage);
     }
   }
@@ -253,5 +253,3 @@ async function forwardTo(c: Context, deps: ProxyDeps, exchange: Exchange, backen
     throw err;
   }
 }
-
-const TOOL_CALLS_FINISH = '"finish_reason":"tool_calls"';

@@ -8,7 +8,12 @@ import { usageOfJson, type Usage } from './usage.js';
 // waits, and an event is never cut in two (which would make a later error event unparsable).
 
 const USAGE_KEY = Buffer.from('"usage":');
-const TOOL_CALLS_FINISH = Buffer.from('"finish_reason":"tool_calls"');
+/**
+ * A completion that called tools: its finish reason says so, or (a forced `tool_choice`, where vLLM
+ * and OpenAI finish with "stop") its message or last delta carries a non-empty `tool_calls`.
+ */
+export const TOOL_CALL_MARKS = ['"finish_reason":"tool_calls"', '"tool_calls":[{'] as const;
+const TOOL_CALL_BYTES = TOOL_CALL_MARKS.map((mark) => Buffer.from(mark));
 const EVENT_END = Buffer.from('\n\n');
 /** A usage-only chunk (OpenAI's `stream_options.include_usage` form): no choices. */
 const USAGE_ONLY = /"choices"\s*:\s*\[\s*\]/;
@@ -94,8 +99,10 @@ export class SseRelay implements StreamRelay {
   private finish(error: OrlaError | undefined): void {
     if (this.ended) return;
     this.ended = true;
-    // The finish reason is in the last content event: only the stream's tail is searched.
-    const toolCalls = [this.beforeLast, this.last].some((b) => b !== undefined && b.includes(TOOL_CALLS_FINISH, Math.max(0, b.length - TAIL_BYTES)));
+    // The finish reason and the last tool-call delta are in the last events: only the tail is searched.
+    const toolCalls = [this.beforeLast, this.last].some(
+      (b) => b !== undefined && TOOL_CALL_BYTES.some((mark) => b.includes(mark, Math.max(0, b.length - TAIL_BYTES))),
+    );
     const outcome = { usage: this.usage, toolCalls, error, clientGone: this.options.clientGone() };
     // Accounted once the caller has written the last bytes: the bookkeeping is off the client's path.
     queueMicrotask(() => this.options.onEnd(outcome));

@@ -1,0 +1,51 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { RunningGateway } from '../../gateway/server.js';
+import { startTestGateway, twoBackendConfig } from '../helpers/gateway.js';
+import { json, startRecordingEngine, USAGE, type RecordingEngine } from '../helpers/recording-engine.js';
+
+// A run whose last answer called tools is waiting on a tool, also when the call was forced: with a
+// named tool_choice vLLM and OpenAI finish with "stop", and only the message says it called a tool.
+
+let engine: RecordingEngine;
+let gateway: RunningGateway;
+beforeAll(async () => {
+  engine = await startRecordingEngine();
+  gateway = await startTestGateway(twoBackendConfig(engine.url, engine.url));
+});
+afterAll(async () => {
+  await gateway.close();
+  await engine.close();
+});
+
+const toolCall = { id: 'call_1', type: 'function', function: { name: 'lookup_order', arguments: '{"order_id":"A-17"}' } };
+
+const call = async (run: string, stream: boolean) => {
+  const res = await fetch(`${gateway.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-orla-workflow-run': run, 'x-orla-stage': 'reply' },
+    body: JSON.stringify({ model: 'x', stream, messages: [{ role: 'user', content: 'Where is my order?' }], tool_choice: { type: 'function', function: { name: 'lookup_order' } } }),
+  });
+  await res.text();
+  return (await (await fetch(`${gateway.url}/v1/workflows/${run}`)).json()).status as string;
+};
+
+it('a forced tool call (finish_reason "stop") leaves the run waiting on its tool, streamed or not', async () => {
+  engine.respondWith((_r, res) =>
+    json(res, 200, { id: 'c', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: null, tool_calls: [toolCall] }, finish_reason: 'stop' }], usage: USAGE }),
+  );
+  expect(await call('forced-json', false)).toBe('waiting_on_tool');
+
+  engine.respondWith((_r, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const event = (body: object) => res.write(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', ...body })}\n\n`);
+    event({ choices: [{ index: 0, delta: { role: 'assistant', tool_calls: [{ index: 0, ...toolCall, function: { name: 'lookup_order', arguments: '' } }] } }] });
+    event({ choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '{"order_id":"A-17"}' } }] } }] });
+    event({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
+    event({ choices: [], usage: USAGE });
+    res.end('data: [DONE]\n\n');
+  });
+  expect(await call('forced-stream', true)).toBe('waiting_on_tool');
+
+  engine.respondWith(undefined); // a plain answer: the run is idle, not waiting
+  expect(await call('plain', false)).toBe('idle');
+});
