@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { interpolateEnv, type EnvProblem } from './env.js';
+import { interpolateEnv, typedScalar, type EnvLeaf, type EnvProblem } from './env.js';
 import { crossCheckMappers } from './mappers.js';
 import { configSchema, type Config } from './schema.js';
 import { stagesUnder } from './variants.js';
@@ -38,7 +38,9 @@ export function parseConfig(text: string, options: LoadOptions = {}): Config {
   try {
     raw = parseYaml(text);
   } catch (err) {
-    throw new ConfigError([`not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}`], source);
+    // A bare `${VAR}` inside [ ] or { } is not valid YAML: flow syntax claims its braces.
+    const hint = text.includes('${') ? ' (a ${VAR} inside [ ] or { } must be quoted: "${VAR}")' : '';
+    throw new ConfigError([`not valid YAML or JSON: ${(err as Error).message.split('\n')[0]!.replace(/:$/, '')}${hint}`], source);
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(['the file must hold a mapping with at least `backends`'], source);
@@ -49,9 +51,10 @@ export function parseConfig(text: string, options: LoadOptions = {}): Config {
 export function validateConfig(raw: unknown, options: LoadOptions = {}): Config {
   const source = options.source ?? 'config';
   const envProblems: EnvProblem[] = [];
-  const interpolated = interpolateEnv(raw, options.env ?? process.env, envProblems);
+  const leaves: EnvLeaf[] = [];
+  const interpolated = interpolateEnv(raw, options.env ?? process.env, envProblems, [], leaves);
   const problems = envProblems.map((p) => `${formatPath(p.path)}: ${p.message}`);
-  const parsed = configSchema.safeParse(interpolated);
+  const parsed = parseTyped(interpolated, leaves);
   if (!parsed.success) {
     problems.push(...parsed.error.issues.map(formatIssue));
     throw new ConfigError(problems, source);
@@ -61,6 +64,42 @@ export function validateConfig(raw: unknown, options: LoadOptions = {}): Config 
   problems.push(...crossCheck(config, options));
   if (problems.length > 0) throw new ConfigError(problems, source);
   return config;
+}
+
+/**
+ * Validates with each value that was exactly one `${VAR}` typed as YAML would have read its text
+ * (`port: ${PORT}` → 9000), then gives back the string where the schema wanted another type (an
+ * api key `12345` stays "12345"). Checking against the schema's own verdict, rather than walking
+ * its shape, keeps this right for every field, including those other modules add.
+ */
+function parseTyped(data: unknown, leaves: EnvLeaf[]) {
+  const typed = leaves.flatMap((leaf) => {
+    const value = typedScalar(leaf.text);
+    return value === undefined ? [] : [{ ...leaf, value }];
+  });
+  for (const leaf of typed) setAt(data, leaf.path, leaf.value);
+  const parsed = configSchema.safeParse(data);
+  if (parsed.success) return parsed;
+  const wrongType = new Set(wrongTypePaths(parsed.error.issues, []));
+  const back = typed.filter((leaf) => wrongType.has(formatPath(leaf.path)));
+  if (back.length === 0) return parsed;
+  for (const leaf of back) setAt(data, leaf.path, leaf.text);
+  return configSchema.safeParse(data);
+}
+
+/** Paths of type mismatches, including those inside a union's alternatives (their paths are relative). */
+function wrongTypePaths(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[]): string[] {
+  return issues.flatMap((issue) => {
+    const path = [...prefix, ...issue.path];
+    if (issue.code === 'invalid_type') return [formatPath(path)];
+    if (issue.code === 'invalid_union') return issue.errors.flatMap((alternative) => wrongTypePaths(alternative, path));
+    return [];
+  });
+}
+
+function setAt(data: unknown, path: readonly (string | number)[], value: unknown): void {
+  const parent = path.slice(0, -1).reduce<unknown>((node, key) => (node as Record<string | number, unknown>)[key], data);
+  (parent as Record<string | number, unknown>)[path[path.length - 1]!] = value;
 }
 
 /** What the schema alone cannot see: references between sections and engine-specific rules. */

@@ -50,6 +50,69 @@ describe('config loading', () => {
     expect(config.server.api_keys).toEqual([]); // an empty key never authenticates anyone
   });
 
+  describe('${VAR} from the environment', () => {
+    const SIM = 'backends:\n  a: { engine: simulator }\n';
+    const load = (text: string, env: Record<string, string> = {}) => parseConfig(text + SIM, { env });
+
+    it('gives a value that is exactly one reference the number or boolean YAML reads from its text', () => {
+      expect(load('server:\n  port: ${PORT:-9000}\n').server.port).toBe(9000);
+      expect(load('server:\n  port: ${PORT:-9000}\n', { PORT: '9001' }).server.port).toBe(9001);
+      expect(load('server: { port: "${PORT}" }\n', { PORT: '9002' }).server.port).toBe(9002); // quoted, as JSON must
+      expect(load('memory:\n  affinity: ${AFFINITY}\n  pressure: { high: "${HIGH}" }\n', { AFFINITY: 'false', HIGH: '0.8' }).memory)
+        .toMatchObject({ affinity: false, pressure: { high: 0.8 } });
+      const stage = load('stages:\n  s: { backend: a, params: { temperature: "${T}" } }\n', { T: '0.5' }).stages.s!;
+      expect(stage.params).toEqual({ temperature: 0.5 });
+    });
+
+    it('keeps a string where the schema wants one, and never reads a value as YAML syntax', () => {
+      const config = load('server:\n  api_keys: ["${K}"]\nstages:\n  s: { backend: a, model: "${M}" }\n', { K: '12345', M: 'true' });
+      expect(config.server.api_keys).toEqual(['12345']);
+      expect(config.stages.s!.model).toBe('true');
+      for (const secret of ['a: b', 'x # y', ']', '[1, 2]', '{a: 1}', '"q"', '- 1', '9000 # x', '~', 'null']) {
+        expect(load('server:\n  api_keys: ["${K}"]\n', { K: secret }).server.api_keys).toEqual([secret]);
+      }
+      expect(problemsOf('server:\n  port: ${PORT}\n' + SIM, { PORT: '9000 # x' })).toEqual(['server.port: expected number, received string']);
+      expect(problemsOf('server:\n  port: ${PORT}\n' + SIM, { PORT: '99999' })[0]).toMatch(/^server\.port: too big/i);
+      expect(problemsOf('server:\n  port: "${PORT}0"\n' + SIM, { PORT: '90' })).toEqual(['server.port: expected number, received string']);
+    });
+
+    it('reads a reference in a fallback only when the variable is unset', () => {
+      const keys = (env: Record<string, string>, ref = '${A:-${B}}') => load(`server:\n  api_keys: ["${ref}"]\n`, env).server.api_keys;
+      expect(keys({ A: 'x', B: 'y' })).toEqual(['x']);
+      expect(keys({ A: 'x' })).toEqual(['x']);
+      expect(keys({ B: 'y' })).toEqual(['y']);
+      expect(keys({}, '${A:-${B:-z}}!')).toEqual(['z!']);
+      expect(keys({}, 'p-${A:-q${B:-r}s}-t')).toEqual(['p-qrs-t']);
+      expect(load('server:\n  port: ${A:-${B:-9003}}\n').server.port).toBe(9003);
+      expect(problemsOf('server:\n  api_keys: ["${A:-${B}}"]\n' + SIM)).toEqual([
+        'server.api_keys[0]: environment variable B is not set (write ${B:-} to allow it to be empty)',
+      ]);
+    });
+
+    it('writes a literal ${ as $${, and refuses a malformed reference by key', () => {
+      const keys = (ref: string) => load(`server:\n  api_keys: ["${ref}"]\n`, { A: 'x' }).server.api_keys;
+      expect(keys('pa$${A}ss')).toEqual(['pa${A}ss']);
+      expect(keys('$${A}')).toEqual(['${A}']);
+      expect(keys('a$$b$')).toEqual(['a$$b$']); // only $${ is an escape
+      expect(keys('${A:-$${B}}')).toEqual(['x']);
+      expect(load('server:\n  api_keys: ["${B:-$${B}}"]\n').server.api_keys).toEqual(['${B}']);
+      expect(problemsOf('server:\n  api_keys: ["${1A}"]\n' + SIM)[0]).toMatch(/^server\.api_keys\[0\]: .*write \$\$\{ for a literal/);
+      expect(problemsOf('server:\n  api_keys: ["${A-b}"]\n' + SIM, { A: 'x' })[0]).toMatch(/^server\.api_keys\[0\]: \$\{A must be followed by \}/);
+      expect(problemsOf('server:\n  api_keys: ["${A:-${B}"]\n' + SIM, { A: 'x' })[0]).toMatch(/^server\.api_keys\[0\]: .*not closed/);
+    });
+
+    it('never expands a value from the environment again', () => {
+      const keys = (K: string) => load('server:\n  api_keys: ["${K}", "k-${K}"]\n', { K, B: 'no' }).server.api_keys;
+      expect(keys('${B}')).toEqual(['${B}', 'k-${B}']);
+      expect(keys('$${B}')).toEqual(['$${B}', 'k-$${B}']);
+      expect(problemsOf('server:\n  port: ${P}\n' + SIM, { P: '${Q}', Q: '1' })).toEqual(['server.port: expected number, received string']);
+    });
+
+    it('says to quote a ${VAR} inside a flow collection', () => {
+      expect(problemsOf('backends: { a: { engine: simulator, max_concurrency: ${MC} } }', { MC: '8' })[0]).toMatch(/must be quoted/);
+    });
+  });
+
   it('names misspelt keys, wrong types and bad values by path', () => {
     const problems = problemsOf(`
 backends:
