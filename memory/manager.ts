@@ -4,7 +4,7 @@ import type { Identity } from '../sessions/identity.js';
 import { addUnique, recordAction, type CacheActionRecord, type RunRecord, type SessionStore } from '../sessions/runs.js';
 import { cachePolicy } from './policies/index.js';
 import { ToolWaitEstimate } from './reclaim.js';
-import type { CacheDecision, CachePolicy, EngineAdapter } from './types.js';
+import type { CacheDecision, CachePolicy, EngineAdapter, ReleaseContext } from './types.js';
 
 // Before dispatch: track the run, release its cache on a backend it is leaving, pick the replica that
 // holds its prefix, and decide what becomes of the cache after the call. After the call: update the
@@ -22,10 +22,14 @@ export interface Plan {
   decision: CacheDecision;
   /** Why, for X-Orla-Cache. */
   reason: string;
-  /** The backend whose cache this run is leaving, if any. */
+  /** The backends whose cache this run is leaving (comma-separated), if any. */
   leaving: string | undefined;
   workflowDone: boolean;
   model: string | undefined;
+  /** The call's stage (the requested one, else the configured one): a flush hint waits out its agent loop. */
+  stage: string;
+  /** The decision is a flush hint's (the stage's or the request's), not the policy's nor the run's end. */
+  flushHint: boolean;
 }
 
 export interface CallResult {
@@ -41,8 +45,10 @@ export interface CallResult {
 export class MemoryManager {
   readonly policy: CachePolicy;
   readonly toolWait = new ToolWaitEstimate();
-  /** Per replica URL, the runs the ledger says have tokens cached there. */
-  private readonly cachedRuns = new Map<string, Set<string>>();
+  /** Per replica URL, the runs the ledger says have tokens cached there (records, not ids: a run id
+   * that comes back after its idle TTL is a new record, and the old one's late release must not
+   * touch it). */
+  private readonly cachedRuns = new Map<string, Set<RunRecord>>();
   /** Runs the store has dropped: a call of theirs still in flight must not put them back in the ledger. */
   private readonly dropped = new WeakSet<RunRecord>();
   private readonly stageHints: Map<string, 'preserve' | 'flush' | 'auto'>;
@@ -76,11 +82,16 @@ export class MemoryManager {
     if (identity.stage) addUnique(run.stages, identity.stage);
 
     // Rule: a run whose next stage maps to another backend no longer needs its prefix on the old one.
-    let leaving: string | undefined;
-    if (run.lastBackend && run.lastBackend !== backend.name) {
-      leaving = run.lastBackend;
-      this.releaseEverywhereOn(run, leaving, 'backend-switch');
+    // With parallel stages, "the old one" is any other backend where the run still holds something
+    // and has no call in flight (a sibling stage still running there keeps it). A release takes the
+    // replicas out of `unreleased`, so a second sibling planned here does not release them again.
+    const leaving: string[] = [];
+    for (const [name, replicas] of Object.entries(run.unreleased)) {
+      if (name === backend.name || replicas.length === 0 || (run.inFlightOn[name] ?? 0) > 0) continue;
+      leaving.push(name);
+      for (const url of [...replicas]) this.releaseAt(run, name, url, 'backend-switch');
     }
+    run.inFlightOn[backend.name] = (run.inFlightOn[backend.name] ?? 0) + 1;
     const affinity = this.affinityOn && run.lastBackend === backend.name ? backend.replicas.find((r) => r.url === run.lastReplica) : undefined;
 
     const hint = identity.cache ?? this.stageHints.get(configuredStage) ?? 'auto';
@@ -89,12 +100,26 @@ export class MemoryManager {
     if (identity.workflowDone) [decision, reason] = ['release', 'workflow-done'];
     else if (hint !== 'auto') [decision, reason] = [hint === 'flush' ? 'release' : 'preserve', `hint=${hint}`];
     else [decision, reason] = [this.policy.afterCall({ hint, workflowDone: false }), `policy=${this.policy.name}`];
-    return { run, backend, affinity, decision, reason, leaving, workflowDone: identity.workflowDone, model };
+    return {
+      run, backend, affinity, decision, reason,
+      leaving: leaving.length > 0 ? leaving.join(',') : undefined,
+      workflowDone: identity.workflowDone,
+      model,
+      stage: identity.stage ?? configuredStage,
+      flushHint: !identity.workflowDone && hint === 'flush',
+    };
   }
 
-  /** Makes the run's cache addressable on the replica it got (session id, slot). */
+  /**
+   * Makes the run's cache addressable on the replica it got (session id, slot). Called per dispatch
+   * attempt: an attempt that fails or is retried elsewhere leaves the adapter's session or slot
+   * assignment there too, so the replica joins what the run's release must cover.
+   */
   tag(plan: Plan, replica: Replica, body: Record<string, unknown>, headers: Record<string, string>): void {
-    this.adapters.get(plan.backend.name)?.tagRequest?.(plan.run.id, replica.url, body, headers);
+    const adapter = this.adapters.get(plan.backend.name);
+    if (!adapter?.tagRequest) return;
+    adapter.tagRequest(plan.run.id, replica.url, body, headers);
+    addUnique((plan.run.unreleased[plan.backend.name] ??= []), replica.url);
   }
 
   /** X-Orla-Cache: the action and why, with where the call landed relative to the run's prefix. */
@@ -110,8 +135,22 @@ export class MemoryManager {
     const { run, backend } = plan;
     const now = Date.now();
     run.inFlight = Math.max(0, run.inFlight - 1);
+    const onBackend = (run.inFlightOn[backend.name] ?? 1) - 1;
+    if (onBackend > 0) run.inFlightOn[backend.name] = onBackend;
+    else delete run.inFlightOn[backend.name];
     run.lastActivity = now;
-    if (!result) return;
+    if (result) this.account(plan, result, now);
+    // The run's last call: it ends even when that call failed (its earlier calls left their prefixes).
+    if (plan.workflowDone && run.completedAt === undefined) this.finish(run, 'workflow-done');
+    // Ended (completed, released or dropped) while this call was in flight: free what was left or
+    // tagged since, on each backend where nothing of the run is in flight any more (the last call
+    // there does it).
+    else if (run.completedAt !== undefined) this.releaseUnreleased(run, `completed:${run.completedBy}`);
+    else if (result) this.afterCall(plan, result);
+  }
+
+  private account(plan: Plan, result: CallResult, now: number): void {
+    const { run, backend } = plan;
     if (plan.affinity && plan.affinity !== result.replica) {
       this.record(run, backend, result.replica.url, { action: 'affinity_move', result: 'ok', detail: `from ${plan.affinity.url}` }, 'bounded-load');
     }
@@ -130,12 +169,39 @@ export class MemoryManager {
     // it out again (and it would block global flushes on the replica for good).
     if (this.dropped.has(run)) run.resident[result.replica.url] = tokens;
     else this.setResident(run, result.replica.url, tokens);
+    if (tokens > 0) addUnique((run.unreleased[backend.name] ??= []), result.replica.url);
     run.waitingOnTool = result.toolCalls;
     if (result.toolCalls) run.toolWaitSince = now;
-    if (plan.workflowDone) this.finish(run, 'workflow-done');
-    // Ended (completed, released or dropped) while this call was in flight: free what the call left.
-    else if (run.completedAt !== undefined) void this.release(run, backend, result.replica, `completed:${run.completedBy}`);
-    else if (plan.decision === 'release') void this.release(run, backend, result.replica, plan.reason);
+  }
+
+  /**
+   * The call's own decision. Rule: a flush hint waits out its stage's agent loop. A turn that ends
+   * in tool calls is followed by that stage's next turn, which extends this very context: flushing
+   * now would throw away what the next turn reuses. So the flush is put off (per stage) and carried
+   * out when a turn of that stage ends without tool calls, whatever that turn's own hint; a run that
+   * never comes back is released at its end (idle TTL at the latest), and the pressure rule may take
+   * it before. The flush-per-request policy is the baseline to beat and is never put off.
+   */
+  private afterCall(plan: Plan, result: CallResult): void {
+    const { run, backend } = plan;
+    const deferred = run.deferredFlush[plan.stage];
+    if (result.toolCalls && (plan.flushHint || deferred)) {
+      let waiting = deferred;
+      if (!waiting || waiting.backend !== backend.name) {
+        waiting = run.deferredFlush[plan.stage] = { reason: plan.flushHint ? plan.reason : waiting!.reason, backend: backend.name, replicas: [] };
+      }
+      addUnique(waiting.replicas, result.replica.url);
+      return;
+    }
+    if (deferred) {
+      delete run.deferredFlush[plan.stage];
+      for (const url of deferred.replicas) {
+        if (deferred.backend !== backend.name || url !== result.replica.url) this.releaseAt(run, deferred.backend, url, deferred.reason);
+      }
+      void this.release(run, backend, result.replica, plan.flushHint ? plan.reason : deferred.reason, false, true);
+    } else if (plan.decision === 'release') {
+      void this.release(run, backend, result.replica, plan.reason, false, true);
+    }
   }
 
   /**
@@ -154,54 +220,86 @@ export class MemoryManager {
     this.observer.runEnded?.(why);
     this.dropped.add(run);
     if (run.completedAt === undefined) this.finish(run, why);
-    for (const runs of this.cachedRuns.values()) runs.delete(run.id); // it is gone from the store
+    for (const runs of this.cachedRuns.values()) runs.delete(run); // it is gone from the store
   }
 
-  /** Frees `run` on `replica` through the engine's adapter, and records what happened. */
-  async release(run: RunRecord, backend: Backend, replica: Replica, reason: string, underPressure = false): Promise<void> {
+  /**
+   * Frees `run` on `replica` through the engine's adapter, and records what happened. `landed`: the
+   * run's call has just completed there (the ledger may still show 0 tokens for a call without usage).
+   */
+  async release(run: RunRecord, backend: Backend, replica: Replica, reason: string, underPressure = false, landed = false): Promise<void> {
+    // Released from here on: a later rule need not release it again, until a call tags it or leaves tokens.
+    this.unmark(run, backend.name, replica.url);
     const adapter = this.adapters.get(backend.name);
     if (!adapter) return;
     const cached = this.cachedRuns.get(replica.url);
-    const context = {
+    const context: ReleaseContext = {
       othersInFlight: replica.inFlight > 0,
-      othersCached: cached !== undefined && cached.size > (cached.has(run.id) ? 1 : 0),
+      othersCached: cached !== undefined && cached.size > (cached.has(run) ? 1 : 0),
       underPressure,
     };
+    if (!landed && (run.resident[replica.url] ?? 0) === 0) context.onlyTagged = true;
     let outcome: Pick<CacheActionRecord, 'action' | 'result' | 'detail'>;
     try {
       outcome = await adapter.releaseRun(run.id, { url: replica.url, inFlight: replica.inFlight }, context);
     } catch (err) {
       outcome = { action: 'release', result: 'failed', detail: (err as Error).message };
     }
-    if (outcome.result === 'ok') this.setResident(run, replica.url, 0);
+    if (outcome.result === 'ok') {
+      // A dropped run is in no ledger (and a newer record may use its id): only its own count changes.
+      if (this.dropped.has(run)) run.resident[replica.url] = 0;
+      else this.setResident(run, replica.url, 0);
+    }
     this.record(run, backend, replica.url, outcome, reason);
   }
 
   /** Runs the ledger holds on a replica (for the pressure rule). */
   runsCachedOn(replica: string): RunRecord[] {
-    return [...(this.cachedRuns.get(replica) ?? [])].flatMap((id) => this.store.get(id) ?? []);
+    return [...(this.cachedRuns.get(replica) ?? [])];
   }
 
   private setResident(run: RunRecord, replica: string, tokens: number): void {
     run.resident[replica] = tokens;
     let runs = this.cachedRuns.get(replica);
     if (!runs) this.cachedRuns.set(replica, (runs = new Set()));
-    if (tokens > 0) runs.add(run.id);
-    else runs.delete(run.id);
+    if (tokens > 0) runs.add(run);
+    else runs.delete(run);
   }
 
+  /** Releases everything the run may hold: every replica it was tagged on or left tokens on. */
   private finish(run: RunRecord, why: NonNullable<RunRecord['completedBy']>): void {
     run.completedAt = Date.now();
     run.completedBy = why;
-    for (const backend of this.backends.values()) this.releaseEverywhereOn(run, backend.name, `completed:${why}`);
+    run.deferredFlush = {};
+    for (const backend of this.backends.values()) {
+      const urls = new Set(run.unreleased[backend.name]);
+      // Tokens whose earlier release did not succeed (skipped, refused, failed): asked again at the end.
+      for (const replica of backend.replicas) if ((run.resident[replica.url] ?? 0) > 0) urls.add(replica.url);
+      for (const url of urls) this.releaseAt(run, backend.name, url, `completed:${why}`);
+    }
   }
 
-  private releaseEverywhereOn(run: RunRecord, backendName: string, reason: string): void {
-    const backend = this.backends.get(backendName);
-    if (!backend) return;
-    for (const replica of backend.replicas) {
-      if ((run.resident[replica.url] ?? 0) > 0) void this.release(run, backend, replica, reason);
+  /** For a run that has ended: releases what it was tagged on or left since, where none of its calls is in flight. */
+  private releaseUnreleased(run: RunRecord, reason: string): void {
+    for (const [name, urls] of Object.entries(run.unreleased)) {
+      if ((run.inFlightOn[name] ?? 0) > 0) continue;
+      for (const url of [...urls]) this.releaseAt(run, name, url, reason);
     }
+  }
+
+  private releaseAt(run: RunRecord, backendName: string, url: string, reason: string): void {
+    const backend = this.backends.get(backendName);
+    const replica = backend?.replicas.find((r) => r.url === url);
+    if (backend && replica) void this.release(run, backend, replica, reason);
+    else this.unmark(run, backendName, url); // the replica is gone: nothing left to free there
+  }
+
+  private unmark(run: RunRecord, backendName: string, url: string): void {
+    const urls = run.unreleased[backendName];
+    if (!urls) return;
+    const at = urls.indexOf(url);
+    if (at >= 0) urls.splice(at, 1);
+    if (urls.length === 0) delete run.unreleased[backendName];
   }
 
   private record(run: RunRecord, backend: Backend, replica: string, outcome: Pick<CacheActionRecord, 'action' | 'result' | 'detail'>, reason: string): void {

@@ -33,10 +33,16 @@ export interface ReleaseContext {
   othersCached: boolean;
   /** The release is the pressure rule's: wiping others' idle prefixes is then the point. */
   underPressure: boolean;
+  /**
+   * The run was only tagged on the replica (an attempt that failed or was retried elsewhere): the
+   * ledger shows none of its tokens there. Its session or slot is still freed; a global flush would
+   * free nothing of the run.
+   */
+  onlyTagged?: boolean;
 }
 
-/** Whether a global flush may run: nothing in flight, and no other run's prefix lost unless memory is short. */
-export const globalFlushAllowed = (c: ReleaseContext) => !c.othersInFlight && (!c.othersCached || c.underPressure);
+/** Whether a global flush may run: the run left tokens, nothing is in flight, and no other run's prefix is lost unless memory is short. */
+export const globalFlushAllowed = (c: ReleaseContext) => !c.onlyTagged && !c.othersInFlight && (!c.othersCached || c.underPressure);
 
 export type ActionResult = Pick<CacheActionRecord, 'action' | 'result' | 'detail'>;
 

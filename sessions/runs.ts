@@ -43,13 +43,25 @@ export interface RunRecord {
   /** The latest response ended in tool calls and no call has come since. */
   waitingOnTool: boolean;
   toolWaitSince?: number;
+  /** Per backend: this run's calls planned there and not over yet. */
+  inFlightOn: Record<string, number>;
+  /**
+   * Per backend: the replicas where the run may hold something not released yet (its requests were
+   * tagged there, by every dispatch attempt, or left tokens there). What a release must cover.
+   */
+  unreleased: Record<string, string[]>;
+  /** Per stage: a flush hint put off while that stage's agent loop waits on a tool (see the manager). */
+  deferredFlush: Record<string, { reason: string; backend: string; replicas: string[] }>;
   cacheActions: CacheActionRecord[];
 }
 
 /** Where runs live. In memory by default; a shared store (Redis) can replace it for several gateways. */
 export interface SessionStore {
   get(run: string): RunRecord | undefined;
-  /** The run, created on first sight; counts as activity. */
+  /**
+   * The run, created on first sight; counts as activity. A run idle past the TTL has ended, swept or
+   * not: it is handed to `expired`, and the call that finds it so starts a fresh record.
+   */
   touch(run: string, inferred: boolean, now: number): RunRecord;
   /** Most recently active first. */
   list(limit: number): RunRecord[];
@@ -96,12 +108,15 @@ export class MemorySessionStore implements SessionStore {
   }
 
   touch(run: string, inferred: boolean, now: number): RunRecord {
-    let record = this.runs.get(run, { allowStale: true });
+    // Not `allowStale`: a run past its idle TTL is deleted here (ended and released through `expired`,
+    // as the sweep would), and its call starts a fresh record. Putting the ended record back would
+    // leave it released, and out of the ledger, while it holds tokens again.
+    let record = this.runs.get(run);
     if (!record) {
       record = {
         id: run, inferred, startedAt: now, lastActivity: now, stages: [], backends: [], replicas: [], calls: 0, inFlight: 0,
         contextTokens: 0, contextGrowth: 0, resident: {}, promptTokens: 0, cachedTokens: 0, completionTokens: 0, costUsd: 0,
-        waitingOnTool: false, cacheActions: [],
+        waitingOnTool: false, inFlightOn: {}, unreleased: {}, deferredFlush: {}, cacheActions: [],
       };
     }
     record.lastActivity = now;

@@ -4,7 +4,9 @@ import type { ActionResult, EngineAdapter, EngineCall } from '../types.js';
  * llama.cpp serves `-np` slots, each holding one context. Orla gives each run a slot on its replica
  * (`id_slot`, with `cache_prompt` so the slot's prefix is reused) and erases it when the run is
  * released (`POST /slots/{id}?action=erase`). With more runs than slots, runs share a slot: it is
- * erased only when the last run assigned to it is released.
+ * erased only when the last run assigned to it is released. The manager releases a run on every
+ * replica its requests were tagged on (a failed or retried attempt too), so assignments last only
+ * as long as their runs.
  *
  * The slot count is the config's `slots`, or else learned from `GET /slots` (one entry per slot):
  * until it is known no slot is named, since llama.cpp holds a request for a slot it does not have

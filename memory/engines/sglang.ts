@@ -7,8 +7,8 @@ const FLUSH_TIMEOUT_MS = 5_000;
  * SGLang frees one run's cache only through its sessions: a client that uses them (`POST
  * /open_session`, then `session_id` on its OpenAI-route requests, or `session_params: {id}` where its
  * SGLang version takes that; a session pins its KV until closed) has them closed by Orla when the run
- * is released (`POST /close_session {session_id}`), so a run that ends or goes idle never leaves KV
- * pinned. Otherwise only a global `POST /flush_cache` exists: it drops the whole radix tree, and
+ * is released (`POST /close_session {session_id}`), on every replica its requests were tagged on (a
+ * failed or retried attempt too), so a run that ends or goes idle never leaves KV pinned. Otherwise only a global `POST /flush_cache` exists: it drops the whole radix tree, and
  * SGLang refuses it while requests run or wait (400, with a message), so the status is what counts
  * (a server that wants an admin key for it answers 401: reported as failed). Orla asks only when no
  * other run is active on the replica; otherwise the run's prefix is left to the radix cache's LRU.
@@ -38,6 +38,7 @@ export function sglangAdapter(call: EngineCall): EngineAdapter {
           ? { action: 'close_session', result: 'ok', detail: [...ids].join(', ') }
           : { action: 'close_session', result: 'failed', detail: `${failed} of ${ids.size} sessions: status ${statuses.find((s) => s !== 200)}` };
       }
+      if (context.onlyTagged) return { action: 'global_flush', result: 'skipped', detail: 'the run left no tokens on the replica' };
       if (!globalFlushAllowed(context)) {
         return { action: 'global_flush', result: 'skipped', detail: 'other runs are active or cached on the replica: left to the radix LRU' };
       }

@@ -20,6 +20,7 @@ export function vllmAdapter(call: EngineCall, now: () => number = Date.now): Eng
       if (since !== undefined && now() - since < NO_DEV_MODE_TTL_MS) {
         return { action: 'reset_prefix_cache', result: 'unsupported', detail: 'server not in dev mode' };
       }
+      if (context.onlyTagged) return { action: 'reset_prefix_cache', result: 'skipped', detail: 'the run left no tokens on the replica' };
       if (!globalFlushAllowed(context)) {
         return { action: 'reset_prefix_cache', result: 'skipped', detail: 'other runs are active or cached on the replica: left to the LRU' };
       }
