@@ -1,7 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { Backend, Replica } from '../routing/backends.js';
 import type { Identity } from '../sessions/identity.js';
-import { hashHex } from '../sessions/hash.js';
 import { addUnique, recordAction, type CacheActionRecord, type RunRecord, type SessionStore } from '../sessions/runs.js';
 import { cachePolicy } from './policies/index.js';
 import { ToolWaitEstimate } from './reclaim.js';
@@ -23,8 +22,6 @@ export interface Plan {
   decision: CacheDecision;
   /** Why, for X-Orla-Cache. */
   reason: string;
-  /** Where to send the call: `affinity`, else (a run new to the backend) a replica picked by a hash of the run. */
-  placement: Replica | undefined;
   /** The backends whose cache this run is leaving (comma-separated), if any. */
   leaving: string | undefined;
   workflowDone: boolean;
@@ -96,10 +93,6 @@ export class MemoryManager {
     }
     run.inFlightOn[backend.name] = (run.inFlightOn[backend.name] ?? 0) + 1;
     const affinity = this.affinityOn && run.lastBackend === backend.name ? backend.replicas.find((r) => r.url === run.lastReplica) : undefined;
-    // A run new to this backend has no prefix anywhere yet: it is placed by a hash of its id, which
-    // for an untagged agent is the hash of its conversation root, so agents sharing a system prompt
-    // and opening turn meet on one replica (bounded load still applies).
-    const placement = affinity ?? (this.affinityOn && backend.replicas.length > 1 ? backend.replicas[hashIndex(run.id, backend.replicas.length)] : undefined);
 
     const hint = identity.cache ?? this.stageHints.get(configuredStage) ?? 'auto';
     let decision: CacheDecision;
@@ -108,7 +101,7 @@ export class MemoryManager {
     else if (hint !== 'auto') [decision, reason] = [hint === 'flush' ? 'release' : 'preserve', `hint=${hint}`];
     else [decision, reason] = [this.policy.afterCall({ hint, workflowDone: false }), `policy=${this.policy.name}`];
     return {
-      run, backend, affinity, placement, decision, reason,
+      run, backend, affinity, decision, reason,
       leaving: leaving.length > 0 ? leaving.join(',') : undefined,
       workflowDone: identity.workflowDone,
       model,
@@ -313,9 +306,4 @@ export class MemoryManager {
     recordAction(run, { at: Date.now(), backend: backend.name, replica, reason, ...outcome });
     this.observer.cacheAction?.(backend.config.engine, outcome.action, outcome.result);
   }
-}
-
-/** A replica index from a run id (stable: the same run, the same replica). */
-function hashIndex(id: string, replicas: number): number {
-  return parseInt(hashHex(id).slice(-8), 16) % replicas;
 }
