@@ -130,7 +130,7 @@ export function proxyRoute(kind: RouteKind, deps: ProxyDeps) {
         deadlineMs: identity.deadlineMs,
         arrivedAt: exchange.started,
         signal: gone,
-        affinity: plan?.affinity,
+        affinity: plan ? plan.affinity : deps.memory.prefixPlacement(body, backend),
       },
     });
   };

@@ -59,6 +59,18 @@ describe('the memory manager', () => {
     expect(memory.manager.header(again.plan, again.replica)).toContain('replica=hit');
   });
 
+  it('places a request of no run by its prompt\'s opening: a shared prefix meets on one replica, others spread', () => {
+    const shared = 'You answer from the product manual below.\n'.repeat(40); // > 1 KB
+    const place = (body: Record<string, unknown>) => memory.manager.prefixPlacement(body, backend);
+    const a = place({ prompt: `${shared}Q: how do I reset it?` });
+    expect(a).toBeDefined();
+    expect(place({ prompt: [`${shared}Q: where is the fuse?`] })).toBe(a);
+    expect(place({ messages: [{ role: 'user', content: [{ type: 'text', text: `${shared}Q: warranty?` }] }] })).toBe(a);
+    const spread = new Set(Array.from({ length: 12 }, (_, i) => place({ prompt: `Document ${i}: ${'x'.repeat(i)}` })));
+    expect(spread.size).toBeGreaterThan(1);
+    expect(place({ prompt: [1, 2, 3] })).toBe(place({ prompt: [1, 2, 3, 4].slice(0, 3) })); // token ids
+  });
+
   it('with memory.affinity off, plans no preferred replica', async () => {
     await callOf('plain', 10);
     const config = validateConfig({ backends: { sim: { engine: 'simulator', urls: engines.map((e) => e.url) } }, memory: { affinity: false, pressure: { interval_ms: 0 } } });
@@ -67,6 +79,7 @@ describe('the memory manager', () => {
       const first = off.manager.plan(identityOf('plain'), backend, 'default', 'm')!;
       off.manager.completed(first, { replica: backend.replicas[0]!, promptTokens: 10, cachedTokens: 0, completionTokens: 0, costUsd: 0, toolCalls: false });
       expect(off.manager.plan(identityOf('plain'), backend, 'default', 'm')!.affinity).toBeUndefined();
+      expect(off.manager.prefixPlacement({ prompt: 'any' }, backend)).toBeUndefined();
     } finally {
       off.stop();
     }
