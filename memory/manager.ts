@@ -1,7 +1,7 @@
 import type { Config } from '../config/schema.js';
 import type { Backend, Replica } from '../routing/backends.js';
 import type { Identity } from '../sessions/identity.js';
-import { hashHex } from '../sessions/hash.js';
+import { byPromptOpening } from './placement.js';
 import { addUnique, recordAction, type CacheActionRecord, type RunRecord, type SessionStore } from '../sessions/runs.js';
 import { cachePolicy } from './policies/index.js';
 import { ToolWaitEstimate } from './reclaim.js';
@@ -73,10 +73,7 @@ export class MemoryManager {
    * cached (bounded load still applies). Undefined with one replica, affinity off, or no prompt.
    */
   prefixPlacement(body: Readonly<Record<string, unknown>>, backend: Backend): Replica | undefined {
-    if (!this.affinityOn || backend.replicas.length < 2) return undefined;
-    const prefix = promptOpening(body);
-    if (!prefix) return undefined;
-    return backend.replicas[parseInt(hashHex(prefix).slice(-8), 16) % backend.replicas.length];
+    return this.affinityOn ? byPromptOpening(body, backend.replicas) : undefined;
   }
 
   /** Undefined for a request that belongs to no run. */
@@ -319,16 +316,4 @@ export class MemoryManager {
     recordAction(run, { at: Date.now(), backend: backend.name, replica, reason, ...outcome });
     this.observer.cacheAction?.(backend.config.engine, outcome.action, outcome.result);
   }
-}
-
-/** How much of a prompt places it: about a cache block run of a shared instruction or few-shot prefix. */
-const OPENING_CHARS = 1024;
-
-/** The first characters of a request's prompt, whatever its route's shape. */
-function promptOpening(body: Readonly<Record<string, unknown>>): string | undefined {
-  let source = Array.isArray(body.messages) ? (body.messages[0] as { content?: unknown } | undefined)?.content : body.prompt ?? body.input;
-  if (Array.isArray(source) && typeof source[0] !== 'number') source = source[0]; // a batch or content parts: the first
-  if (Array.isArray(source)) source = JSON.stringify(source.slice(0, 256)); // token ids
-  else if (source !== null && typeof source === 'object') source = (source as { text?: unknown }).text; // a text part
-  return typeof source === 'string' ? source.slice(0, OPENING_CHARS) : undefined;
 }

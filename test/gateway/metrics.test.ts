@@ -17,8 +17,8 @@ afterAll(async () => {
   await Promise.all([light.close(), heavy.close()]);
 });
 
-const chat = (stage: string) =>
-  fetch(`${gateway.url}/v1/chat/completions`, {
+const chat = (stage: string, url = gateway.url) =>
+  fetch(`${url}/v1/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-orla-stage': stage },
     body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }),
@@ -55,13 +55,7 @@ it('labels queue depth and in-flight with the configured stage, so clients canno
   engine.respondWith((received, res) => held.push(() => defaultAnswer(received, res)));
   const queued = await startTestGateway(twoBackendConfig(light.url, engine.url, { heavy: { max_concurrency: 1 } }));
   try {
-    const call = (stage: string) =>
-      fetch(`${queued.url}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-orla-stage': stage },
-        body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }),
-      }).then((r) => r.arrayBuffer());
-    const calls = [call('made-up-1'), call('made-up-2'), call('made-up-3')];
+    const calls = ['made-up-1', 'made-up-2', 'made-up-3'].map((stage) => chat(stage, queued.url));
     await expect.poll(() => held.length).toBe(1); // one in flight, two queued
     const text = await (await fetch(`${queued.url}/metrics`)).text();
     expect(text).toContain('orla_queue_depth{backend="heavy",stage="default"} 2');
