@@ -242,6 +242,14 @@ export class MemoryManager {
     this.unmark(run, backend.name, replica.url);
     const adapter = this.adapters.get(backend.name);
     if (!adapter) return;
+    // A dropped run whose id is live again as a new record: engines know runs by id, so this release
+    // would free the new run's slot or sessions. Only the old record's own count goes.
+    const successor = this.dropped.has(run) ? this.store.peek(run.id) : undefined;
+    if (successor !== undefined && successor !== run) {
+      run.resident[replica.url] = 0;
+      this.record(run, backend, replica.url, { action: 'release', result: 'skipped', detail: 'a newer run with this id is live' }, reason);
+      return;
+    }
     const cached = this.cachedRuns.get(replica.url);
     const context: ReleaseContext = {
       othersInFlight: replica.inFlight > 0,

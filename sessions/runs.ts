@@ -58,6 +58,8 @@ export interface RunRecord {
 /** Where runs live. In memory by default; a shared store (Redis) can replace it for several gateways. */
 export interface SessionStore {
   get(run: string): RunRecord | undefined;
+  /** The record held for an id, with no side effect (no expiry, no recency). */
+  peek(run: string): RunRecord | undefined;
   /**
    * The run, created on first sight; counts as activity. A run idle past the TTL has ended, swept or
    * not: it is handed to `expired`, and the call that finds it so starts a fresh record.
@@ -105,6 +107,10 @@ export class MemorySessionStore implements SessionStore {
 
   get(run: string): RunRecord | undefined {
     return this.runs.get(run, { allowStale: true });
+  }
+
+  peek(run: string): RunRecord | undefined {
+    return this.runs.peek(run, { allowStale: true });
   }
 
   touch(run: string, inferred: boolean, now: number): RunRecord {

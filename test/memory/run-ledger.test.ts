@@ -121,6 +121,31 @@ describe('a run that calls again after its idle TTL, before the sweep', () => {
     expect(log).toEqual([`r@${HEAVY}`]);
   });
 
+  it('the old record\'s late release leaves alone the new record that has its id (engines know runs by id)', async () => {
+    const engineCalls: string[] = [];
+    const call: EngineCall = async (url, request) => {
+      engineCalls.push(`${url} ${request.method} ${request.path}`);
+      return { status: 200, text: '{}' };
+    };
+    const { manager, plan, done, clock, backend } = await setup({ l: { engine: 'llamacpp', urls: ['http://a.test'], slots: 4 } }, () => llamacppAdapter(call, 4));
+    const replica = backend('l').replicas[0]!;
+    const old = plan('r', 'default');
+    manager.tag(old, replica, {}, {}); // a long call, in flight past the idle TTL
+    clock.now += TTL_MS + 1;
+    const fresh = plan('r', 'default'); // the run calls again: a new record
+    const body: Record<string, unknown> = {};
+    manager.tag(fresh, replica, body, {});
+    await settle();
+    engineCalls.length = 0;
+    done(old, 500); // the old call ends while the new one runs
+    await settle();
+    expect(engineCalls).toEqual([]); // the new record's slot is not erased under it
+    expect(old.run.cacheActions.at(-1)).toMatchObject({ result: 'skipped', detail: 'a newer run with this id is live' });
+    const next: Record<string, unknown> = {};
+    manager.tag(fresh, replica, next, {});
+    expect(next.id_slot).toBe(body.id_slot);
+  });
+
   it('counts for other runs\' release decisions (othersCached)', async () => {
     const { manager, plan, done, contexts, clock } = await setup();
     done(plan('r', 'a'), 100);
