@@ -13,21 +13,25 @@ import type { ActionResult, EngineAdapter, EngineCall } from '../types.js';
  * forever. Slot actions need the server started with `--slot-save-path`; without it they answer
  * 501, and Orla stops asking that replica.
  */
-export function llamacppAdapter(call: EngineCall, configuredSlots: number | undefined): EngineAdapter {
+const RELEARN_MS = 30_000;
+
+export function llamacppAdapter(call: EngineCall, configuredSlots: number | undefined, now: () => number = Date.now): EngineAdapter {
   const assigned = new Map<string, Map<string, number>>(); // replica → run → slot
-  const learned = new Map<string, number | 'asking' | 'unknown'>(); // replica → its slot count
+  // replica → its slot count, 'asking', or when asking failed (asked again after RELEARN_MS: a
+  // server still loading its model refuses at first)
+  const learned = new Map<string, number | 'asking' | { failedAt: number }>();
   const noSlotActions = new Set<string>(); // replicas that answered 501
   const slotsOf = (replica: string): number | undefined => {
     if (configuredSlots !== undefined) return configuredSlots;
     const known = learned.get(replica);
-    if (known === undefined) {
+    if (known === undefined || (typeof known === 'object' && now() - known.failedAt >= RELEARN_MS)) {
       learned.set(replica, 'asking');
       call(replica, { method: 'GET', path: '/slots' })
         .then((res) => {
           const slots = res.status === 200 ? (JSON.parse(res.text) as unknown) : undefined;
-          learned.set(replica, Array.isArray(slots) && slots.length > 0 ? slots.length : 'unknown');
+          learned.set(replica, Array.isArray(slots) && slots.length > 0 ? slots.length : { failedAt: now() });
         })
-        .catch(() => learned.set(replica, 'unknown'));
+        .catch(() => learned.set(replica, { failedAt: now() }));
     }
     return typeof known === 'number' ? known : undefined;
   };

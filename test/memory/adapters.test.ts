@@ -106,6 +106,27 @@ describe('engine adapters', () => {
     expect(calls()).toEqual(['POST /reset_prefix_cache', 'POST /reset_prefix_cache']);
   });
 
+  it('llama.cpp: asks GET /slots again a while after it failed (a server still loading its model)', async () => {
+    let clock = 0;
+    engine.respondWith((_r, res) => json(res, 503, { error: 'Loading model' }));
+    const adapter = llamacppAdapter(call, undefined, () => clock);
+    const tag = () => {
+      const body: Record<string, unknown> = {};
+      adapter.tagRequest!('a', engine.url, body, {});
+      return body.id_slot;
+    };
+    expect(tag()).toBeUndefined();
+    await expect.poll(() => calls()).toEqual(['GET /slots']);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(tag()).toBeUndefined(); // not asked again at once
+    expect(calls()).toEqual(['GET /slots']);
+    engine.respondWith((_r, res) => json(res, 200, [{ id: 0 }, { id: 1 }]));
+    clock += 30_000;
+    expect(tag()).toBeUndefined();
+    await expect.poll(() => calls()).toEqual(['GET /slots', 'GET /slots']);
+    await expect.poll(() => tag()).toBe(0);
+  });
+
   it('vLLM: asks a server without dev mode again after a while (it may have restarted with it)', async () => {
     let clock = 0;
     const adapter = vllmAdapter(call, () => clock);
