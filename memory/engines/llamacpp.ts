@@ -1,5 +1,8 @@
 import type { ActionResult, EngineAdapter, EngineCall } from '../types.js';
 
+/** How long after a failed GET /slots it is asked again. */
+const RELEARN_MS = 30_000;
+
 /**
  * llama.cpp serves `-np` slots, each holding one context. Orla gives each run a slot on its replica
  * (`id_slot`, with `cache_prompt` so the slot's prefix is reused) and erases it when the run is
@@ -13,8 +16,6 @@ import type { ActionResult, EngineAdapter, EngineCall } from '../types.js';
  * forever. Slot actions need the server started with `--slot-save-path`; without it they answer
  * 501, and Orla stops asking that replica.
  */
-const RELEARN_MS = 30_000;
-
 export function llamacppAdapter(call: EngineCall, configuredSlots: number | undefined, now: () => number = Date.now): EngineAdapter {
   const assigned = new Map<string, Map<string, number>>(); // replica → run → slot
   // replica → its slot count, 'asking', or when asking failed (asked again after RELEARN_MS: a
