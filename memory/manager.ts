@@ -195,7 +195,8 @@ export class MemoryManager {
   private afterCall(plan: Plan, result: CallResult): void {
     const { run, backend } = plan;
     const deferred = run.deferredFlush[plan.stage];
-    if (result.toolCalls && (plan.flushHint || deferred)) {
+    // Put off: a hinted flush, or one already waiting, unless this turn's own policy releases now.
+    if (result.toolCalls && (plan.flushHint || (deferred && plan.decision !== 'release'))) {
       let waiting = deferred;
       if (!waiting || waiting.backend !== backend.name) {
         waiting = run.deferredFlush[plan.stage] = { reason: plan.flushHint ? plan.reason : waiting!.reason, backend: backend.name, replicas: [] };

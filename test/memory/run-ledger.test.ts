@@ -47,6 +47,7 @@ function recordingAdapter(log: string[], contexts: ReleaseContext[], held?: { ga
 async function setup(
   backendsConfig: Record<string, object> = { light: { engine: 'simulator', urls: [LIGHT] }, heavy: { engine: 'simulator', urls: [HEAVY], kv_capacity_tokens: 1000 } },
   adapterOf?: (name: string, log: string[], contexts: ReleaseContext[]) => EngineAdapter,
+  policy = 'flush-per-workflow',
 ) {
   const config = validateConfig(
     {
@@ -58,7 +59,7 @@ async function setup(
         agent: { backend: Object.keys(backendsConfig).at(-1)!, cache: 'flush' },
         default: { backend: Object.keys(backendsConfig).at(-1)! },
       },
-      memory: { pressure: { interval_ms: 0, high: 0.9, low: 0.5 } },
+      memory: { policy, pressure: { interval_ms: 0, high: 0.9, low: 0.5 } },
     },
     { env: {} },
   );
@@ -227,6 +228,18 @@ describe('a flush hint in an agent loop', () => {
     const next = plan('r', 'a'); // the agent did not repeat the header
     expect(next.decision).toBe('preserve');
     done(next, 200);
+    await settle();
+    expect(log).toEqual([`r@${HEAVY}`]);
+  });
+
+  it('never puts off the flush-per-request policy: a tool turn after a deferred hint releases both', async () => {
+    const { plan, done, log } = await setup(undefined, undefined, 'flush-per-request');
+    done(plan('r', 'a', { 'x-orla-cache': 'flush' }), 100, { toolCalls: true });
+    await settle();
+    expect(log).toEqual([]); // the hinted flush waits out the loop
+    const next = plan('r', 'a');
+    expect(next.reason).toBe('policy=flush-per-request');
+    done(next, 200, { toolCalls: true }); // the policy's release is not put off
     await settle();
     expect(log).toEqual([`r@${HEAVY}`]);
   });
