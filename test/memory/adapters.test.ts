@@ -5,7 +5,7 @@ import { openaiAdapter } from '../../memory/engines/openai.js';
 import { sglangAdapter } from '../../memory/engines/sglang.js';
 import { simulatorAdapter } from '../../memory/engines/simulator.js';
 import { vllmAdapter } from '../../memory/engines/vllm.js';
-import type { EngineCall, ReleaseContext } from '../../memory/types.js';
+import type { EngineAdapter, EngineCall, ReleaseContext } from '../../memory/types.js';
 import { json, startRecordingEngine, type RecordingEngine } from '../helpers/recording-engine.js';
 
 // Each engine adapter against a recording engine: exactly which calls it makes, and what it reports.
@@ -31,6 +31,12 @@ const call: EngineCall = async (url, request) => {
 const calls = () => engine.received.map((r) => `${r.method} ${r.url}`);
 const idle: ReleaseContext = { othersInFlight: false, othersCached: false, underPressure: false };
 const replica = () => ({ url: engine.url, inFlight: 0 });
+/** The body a request of `run` leaves the adapter with (llama.cpp: its id_slot, cache_prompt). */
+const tagged = (adapter: EngineAdapter, run: string): Record<string, unknown> => {
+  const body: Record<string, unknown> = {};
+  adapter.tagRequest!(run, engine.url, body, {});
+  return body;
+};
 
 describe('engine adapters', () => {
   it('simulator: tags the run as its session, and frees only that session', async () => {
@@ -110,11 +116,7 @@ describe('engine adapters', () => {
     let clock = 0;
     engine.respondWith((_r, res) => json(res, 503, { error: 'Loading model' }));
     const adapter = llamacppAdapter(call, undefined, () => clock);
-    const tag = () => {
-      const body: Record<string, unknown> = {};
-      adapter.tagRequest!('a', engine.url, body, {});
-      return body.id_slot;
-    };
+    const tag = () => tagged(adapter, 'a').id_slot;
     expect(tag()).toBeUndefined();
     await expect.poll(() => calls()).toEqual(['GET /slots']);
     await new Promise((resolve) => setImmediate(resolve));
@@ -141,15 +143,9 @@ describe('engine adapters', () => {
   it('llama.cpp: without a configured count, names no slot until GET /slots has told it how many', async () => {
     engine.respondWith((r, res) => (r.url === '/slots' ? json(res, 200, [{ id: 0 }, { id: 1 }, { id: 2 }]) : json(res, 501, { error: 'no --slot-save-path' })));
     const adapter = llamacppAdapter(call, undefined);
-    const early: Record<string, unknown> = {};
-    adapter.tagRequest!('a', engine.url, early, {});
-    expect(early.id_slot).toBeUndefined(); // a slot the server may not have would hold the request forever
+    expect(tagged(adapter, 'a').id_slot).toBeUndefined(); // a slot the server may not have would hold the request forever
     await expect.poll(() => calls()).toEqual(['GET /slots']);
-    const slots = ['a', 'b', 'c'].map((run) => {
-      const body: Record<string, unknown> = {};
-      adapter.tagRequest!(run, engine.url, body, {});
-      return body.id_slot;
-    });
+    const slots = ['a', 'b', 'c'].map((run) => tagged(adapter, run).id_slot);
     expect(slots).toEqual([0, 1, 2]);
     // Started without --slot-save-path: erase answers 501, reported once, not asked again.
     expect((await adapter.releaseRun('a', replica(), idle)).result).toBe('unsupported');
@@ -170,10 +166,7 @@ describe('engine adapters', () => {
   it('llama.cpp: gives each run its own slot and erases it at release', async () => {
     engine.respondWith((_r, res) => json(res, 200, { id_slot: 1, n_erased: 120 }));
     const adapter = llamacppAdapter(call, 2);
-    const first: Record<string, unknown> = {};
-    const second: Record<string, unknown> = {};
-    adapter.tagRequest!('a', engine.url, first, {});
-    adapter.tagRequest!('b', engine.url, second, {});
+    const [first, second] = [tagged(adapter, 'a'), tagged(adapter, 'b')];
     expect([first.id_slot, second.id_slot]).toEqual([0, 1]);
     expect(first.cache_prompt).toBe(true);
     expect((await adapter.releaseRun('b', replica(), idle)).detail).toBe('slot 1');
@@ -184,10 +177,7 @@ describe('engine adapters', () => {
   it('llama.cpp: with more runs than slots, erases a shared slot only when its last run is released', async () => {
     engine.respondWith((_r, res) => json(res, 200, { id_slot: 0, n_erased: 120 }));
     const adapter = llamacppAdapter(call, 1);
-    const a: Record<string, unknown> = {};
-    const b: Record<string, unknown> = {};
-    adapter.tagRequest!('a', engine.url, a, {});
-    adapter.tagRequest!('b', engine.url, b, {});
+    const [a, b] = [tagged(adapter, 'a'), tagged(adapter, 'b')];
     expect([a.id_slot, b.id_slot]).toEqual([0, 0]);
     expect(await adapter.releaseRun('a', replica(), idle)).toEqual({ action: 'slot_erase', result: 'skipped', detail: 'slot 0 is shared with another run' });
     expect(calls()).toEqual([]);
