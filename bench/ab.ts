@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runLoad } from './load.js';
-import { cpuMs, ROOT, startTs } from './processes.js';
+import { cpuMs, ROOT, startCompiled } from './processes.js';
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
@@ -29,12 +29,12 @@ const sha = git('rev-parse', '--short', ref);
 const tree = join('.ab', sha);
 if (!existsSync(join(ROOT, tree))) git('worktree', 'add', '--detach', tree, sha);
 
-const sim = await startTs('cli/main.ts', ['sim', '--profile', 'instant', '--port', '0'], 'simulator');
+const sim = await startCompiled('cli/main.ts', ['sim', '--profile', 'instant', '--port', '0'], 'simulator');
 const config = join(mkdtempSync(join(tmpdir(), 'orla-ab-')), 'orla.yaml');
 writeFileSync(config, `server: { log_level: warn }\nbackends:\n  sim: { engine: simulator, urls: [${sim.url}] }\nstages:\n  default: { backend: sim }\n`);
 const gateways = {
-  [`A ${sha}`]: await startTs(join(tree, 'cli/main.ts'), ['serve', '--config', config, '--port', '0'], `orla at ${sha}`),
-  'B working tree': await startTs('cli/main.ts', ['serve', '--config', config, '--port', '0'], 'orla'),
+  [`A ${sha}`]: await startCompiled('cli/main.ts', ['serve', '--config', config, '--port', '0'], `orla at ${sha}`, join(ROOT, tree)),
+  'B working tree': await startCompiled('cli/main.ts', ['serve', '--config', config, '--port', '0'], 'orla'),
 };
 
 const messages = [{ role: 'user', content: 'Summarise the ticket: my card was charged twice for one order.' }];

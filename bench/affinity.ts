@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { validateConfig } from '../config/load.js';
 import { percentile } from './load.js';
-import { startTs, type Started } from './processes.js';
+import { startCompiled, type Started } from './processes.js';
 import { buildAgentRuns, STAGES, stageMessages, type AgentRun } from './workloads/agent-runs.js';
 import { counterDelta, engineCounters, type EngineCounters } from './workloads/metrics.js';
 import { streamChat } from './workloads/stream.js';
@@ -125,10 +125,10 @@ async function runOne(pool: Pool, mode: Mode, round: number, run: AgentRun, out:
 async function measure(mode: Mode, round: number): Promise<Measured> {
   const engines: Started[] = await Promise.all(
     Array.from({ length: REPLICAS }, (_, i) =>
-      startTs('cli/main.ts', ['sim', '--profile', 'qwen3-8b-h100', '--speed', String(SPEED), '--port', '0'], `engine ${i}`)),
+      startCompiled('cli/main.ts', ['sim', '--profile', 'qwen3-8b-h100', '--speed', String(SPEED), '--port', '0'], `engine ${i}`)),
   );
   const proxy = mode === 'round-robin' && baseline === 'proxy'
-    ? await startTs('bench/workloads/round-robin-proxy.ts', ['0', ...engines.map((e) => e.url)], 'round-robin proxy')
+    ? await startCompiled('bench/workloads/round-robin-proxy.ts', ['0', ...engines.map((e) => e.url)], 'round-robin proxy')
     : undefined;
   const file = join(dir, `${mode}-${round}.json`);
   writeFileSync(file, JSON.stringify({
@@ -149,7 +149,7 @@ async function measure(mode: Mode, round: number): Promise<Measured> {
       ...(mode === 'round-robin' && baseline === 'switch' ? { affinity: false } : {}),
     },
   }));
-  const orla = await startTs('cli/main.ts', ['serve', '--config', file, '--port', '0'], 'orla');
+  const orla = await startCompiled('cli/main.ts', ['serve', '--config', file, '--port', '0'], 'orla');
   const pool = new Pool(orla.url, { connections: RUNS + 16, keepAliveTimeout: 60_000 });
   const out: Measured = { mode, calls: [], errors: 0, makespanS: 0, perReplica: [] };
   try {

@@ -15,7 +15,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { median, percentile } from './load.js';
-import { ROOT, startTs } from './processes.js';
+import { ROOT, startCompiled } from './processes.js';
 import { startRouter, type Served } from './mapping/routing.js';
 import { buildWorkload, loadInstances, type SweRequest } from './mapping/workload.js';
 
@@ -106,8 +106,8 @@ interface Result {
 async function measure(run: Run): Promise<Result> {
   const workload = buildWorkload(limited, { seed: SEED, errorRate: run.errorRate, flatOutputs: FLAT_OUTPUTS });
   const [light, heavy] = await Promise.all([
-    startTs('cli/main.ts', ['sim', '--profile', 'qwen3-4b-h100', '--speed', String(SPEED), '--port', '0'], 'light engine'),
-    startTs('cli/main.ts', ['sim', '--profile', 'qwen3-8b-h100', '--speed', String(SPEED), '--port', '0'], 'heavy engine'),
+    startCompiled('cli/main.ts', ['sim', '--profile', 'qwen3-4b-h100', '--speed', String(SPEED), '--port', '0'], 'light engine'),
+    startCompiled('cli/main.ts', ['sim', '--profile', 'qwen3-8b-h100', '--speed', String(SPEED), '--port', '0'], 'heavy engine'),
   ]);
   const router = await startRouter({
     server: { log_level: 'silent' },

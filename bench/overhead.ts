@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { median, percentile, runLoad, type LoadResult } from './load.js';
-import { cpuMs, startTs } from './processes.js';
+import { cpuMs, startCompiled } from './processes.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const messages = [{ role: 'user', content: 'Summarise the ticket: my card was charged twice for one order.' }];
@@ -23,15 +23,15 @@ const SCENARIOS = [
 const only = process.env.ONLY === undefined ? undefined : Number(process.env.ONLY);
 const scenarios = SCENARIOS.filter((_, i) => only === undefined || i === only);
 
-const sim = await startTs('cli/main.ts', ['sim', '--profile', 'instant', '--port', '0'], 'simulator');
+const sim = await startCompiled('cli/main.ts', ['sim', '--profile', 'instant', '--port', '0'], 'simulator');
 const dir = mkdtempSync(join(tmpdir(), 'orla-bench-'));
 const configFile = join(dir, 'orla.yaml');
 writeFileSync(
   configFile,
   `server: { log_level: warn }\nbackends:\n  sim: { engine: simulator, urls: [${sim.url}] }\nstages:\n  default: { backend: sim }\n`,
 );
-const orla = await startTs('cli/main.ts', ['serve', '--config', configFile, '--port', '0'], 'orla');
-const bare = await startTs('bench/bare-proxy.ts', ['0', sim.url], 'bare proxy');
+const orla = await startCompiled('cli/main.ts', ['serve', '--config', configFile, '--port', '0'], 'orla');
+const bare = await startCompiled('bench/bare-proxy.ts', ['0', sim.url], 'bare proxy');
 const targets = { direct: sim.url, bare: bare.url, orla: orla.url };
 
 type Name = keyof typeof targets;

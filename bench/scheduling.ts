@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { percentile } from './load.js';
-import { startTs } from './processes.js';
+import { startCompiled } from './processes.js';
 import { mulberry32 } from './workloads/random.js';
 
 const SPEED = Number(process.env.SPEED ?? 10);
@@ -78,7 +78,7 @@ async function send(pool: Pool, job: Job, n: number): Promise<{ e2e: number; ttf
   return { e2e: end - t0, ttft: (first ?? end) - t0 };
 }
 
-const sim = await startTs('cli/main.ts', ['sim', '--profile', 'qwen3-8b-h100', '--speed', String(SPEED), '--port', '0'], 'simulator');
+const sim = await startCompiled('cli/main.ts', ['sim', '--profile', 'qwen3-8b-h100', '--speed', String(SPEED), '--port', '0'], 'simulator');
 const dir = mkdtempSync(join(tmpdir(), 'orla-bench-'));
 
 async function withGateway<T>(scheduler: object, work: (pool: Pool) => Promise<T>): Promise<T> {
@@ -89,7 +89,7 @@ async function withGateway<T>(scheduler: object, work: (pool: Pool) => Promise<T
     stages: { default: { backend: 'heavy', model: 'Qwen/Qwen3-8B' } },
     scheduler,
   }));
-  const orla = await startTs('cli/main.ts', ['serve', '--config', file, '--port', '0'], 'orla');
+  const orla = await startCompiled('cli/main.ts', ['serve', '--config', file, '--port', '0'], 'orla');
   const pool = new Pool(orla.url, { connections: 512 });
   try {
     return await work(pool);

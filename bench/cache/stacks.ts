@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
-import { startTs, type Started } from '../processes.js';
+import { startCompiled, type Started } from '../processes.js';
 
 export const MODEL = 'Qwen/Qwen3-8B';
 const KV_CAPACITY = 350_000; // the qwen3-8b-h100 profile's
@@ -59,7 +59,7 @@ export function policies(speed: number): Policy[] {
 const configDir = mkdtempSync(join(tmpdir(), 'orla-bench-cache-'));
 
 export async function startStack(policy: Policy, speed: number): Promise<Stack> {
-  const sim = await startTs('cli/main.ts', ['sim', '--profile', 'qwen3-8b-h100', '--speed', String(speed), '--port', '0'], `${policy.name} engine`);
+  const sim = await startCompiled('cli/main.ts', ['sim', '--profile', 'qwen3-8b-h100', '--speed', String(speed), '--port', '0'], `${policy.name} engine`);
   const file = join(configDir, `${policy.name}.json`);
   writeFileSync(
     file,
@@ -77,7 +77,7 @@ export async function startStack(policy: Policy, speed: number): Promise<Stack> 
       memory: policy.memory,
     }),
   );
-  const orla = await startTs('cli/main.ts', ['serve', '--config', file, '--port', '0'], `${policy.name} gateway`);
+  const orla = await startCompiled('cli/main.ts', ['serve', '--config', file, '--port', '0'], `${policy.name} gateway`);
   return { policy, sim, orla, pool: new Pool(orla.url, { connections: 16, keepAliveTimeout: 60_000 }) };
 }
 
