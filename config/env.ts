@@ -1,7 +1,7 @@
 // `${VAR}` and `${VAR:-fallback}` in any string value of the parsed file, so secrets stay out of it.
 // Interpolating after parsing (not in the raw text) means a value can never inject YAML structure:
 // substituted text is never scanned again, and `$${` is a literal `${` (the Docker Compose escape).
-// A fallback may itself hold a reference (`${A:-${B:-x}}`), read only when A is unset.
+// A fallback may itself hold a reference (`${A:-${B:-x}}`), read only when A is unset or empty.
 //
 // A value that is exactly one reference (`port: ${PORT:-9000}`) is recorded as an EnvLeaf, so the
 // loader can give it the number or boolean YAML would have read from the text (see typedScalar),
@@ -75,9 +75,11 @@ function reference(source: string, start: number, env: Env, unset: string[]): Sc
     return { text: found ?? '', end: at + 1 };
   }
   if (source.startsWith(':-', at)) {
+    // As in a shell or Compose, `:-` falls back when the variable is unset or empty (`A= orla serve`).
     // The fallback's own references are needed only when it is used.
-    const fallback = scan(source, at + 2, env, found === undefined ? unset : [], true);
-    return { text: found ?? fallback.text, end: fallback.end };
+    const useFallback = found === undefined || found === '';
+    const fallback = scan(source, at + 2, env, useFallback ? unset : [], true);
+    return { text: useFallback ? fallback.text : found, end: fallback.end };
   }
   throw new BadReference(`\${${name} must be followed by } or :-fallback} (a literal \${ is written $\${)`);
 }

@@ -54,6 +54,12 @@ describe('config loading', () => {
     const SIM = 'backends:\n  a: { engine: simulator }\n';
     const load = (text: string, env: Record<string, string> = {}) => parseConfig(text + SIM, { env });
 
+    it('falls back on :- when the variable is unset or empty, as a shell does', () => {
+      expect(load('server:\n  port: ${PORT:-9000}\n', { PORT: '' }).server.port).toBe(9000);
+      expect(load('server:\n  api_keys: ["${KEY:-k}"]\n', { KEY: '' }).server.api_keys).toEqual(['k']);
+      expect(load('server:\n  api_keys: ["x${KEY}y"]\n', { KEY: '' }).server.api_keys).toEqual(['xy']); // no fallback: stays empty
+    });
+
     it('gives a value that is exactly one reference the number or boolean YAML reads from its text', () => {
       expect(load('server:\n  port: ${PORT:-9000}\n').server.port).toBe(9000);
       expect(load('server:\n  port: ${PORT:-9000}\n', { PORT: '9001' }).server.port).toBe(9001);
