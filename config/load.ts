@@ -127,6 +127,9 @@ function crossCheck(config: Config, options: LoadOptions): string[] {
   }
   for (const [name, backend] of Object.entries(config.backends)) {
     if (backend.slots !== undefined && backend.engine !== 'llamacpp') problems.push(`backends.${name}.slots: only llama.cpp has slots`);
+    if (backend.priority_order === 'higher_first' && backend.engine === 'vllm') {
+      problems.push(`backends.${name}.priority_order: vLLM always serves lower priority values first`);
+    }
   }
   for (const name of Object.keys(config.stages)) {
     if (name.startsWith('orla:')) problems.push(`stages.${name}: a stage name cannot start with "orla:"`);

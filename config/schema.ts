@@ -54,6 +54,11 @@ const backend = z.strictObject({
   timeouts: timeouts.default({ connect_ms: 5_000, first_byte_ms: 600_000, idle_ms: 120_000 }),
   /** The engine runs with priority scheduling (vLLM `--scheduling-policy priority`, SGLang `--enable-priority-scheduling`). */
   priority_scheduling: z.boolean().default(false),
+  /**
+   * Which `priority` values the engine serves first. Default: vLLM lower first (fixed), SGLang and
+   * the simulator higher first; SGLang with `--schedule-low-priority-values-first` is `lower_first`.
+   */
+  priority_order: z.enum(['higher_first', 'lower_first']).optional(),
   /** Which stage's queue this backend serves next (level 1); default: `scheduler.stage`. */
   scheduler: policyName.optional(),
   circuit: circuit.default({ failures: 5, open_ms: 10_000 }),

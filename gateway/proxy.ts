@@ -138,15 +138,16 @@ export function proxyRoute(kind: RouteKind, deps: ProxyDeps) {
 
 /**
  * X-Orla-Priority is "higher first"; an engine gets it only when it runs priority scheduling, in its
- * own convention (vLLM: lower first; SGLang and the simulator: higher first). Otherwise no `priority`
- * field is sent at all: engines without it reject the request.
+ * own convention (`priority_order`; vLLM: lower first; SGLang and the simulator: higher first unless
+ * configured otherwise). Otherwise no `priority` field is sent at all: engines without it reject it.
  */
 function setEnginePriority(body: Record<string, unknown>, backend: Backend, priority: number | undefined): void {
   if (!backend.config.priority_scheduling || !ENGINES_WITH_PRIORITY.has(backend.config.engine)) {
     delete body.priority;
     return;
   }
-  if (priority !== undefined) body.priority = backend.config.engine === 'vllm' ? -priority : priority;
+  const order = backend.config.priority_order ?? (backend.config.engine === 'vllm' ? 'lower_first' : 'higher_first');
+  if (priority !== undefined) body.priority = order === 'lower_first' ? -priority : priority;
 }
 
 const ENGINES_WITH_PRIORITY = new Set(['vllm', 'sglang', 'simulator']);

@@ -246,14 +246,15 @@ describe('resilience', () => {
 
 describe('priority forwarded to engines', () => {
   it.each([
-    ['vllm', true, -8],
-    ['sglang', true, 8],
-    ['vllm', false, undefined],
-    ['llamacpp', true, undefined],
-  ] as const)('%s with priority_scheduling %s receives priority %s', async (engineKind, enabled, expected) => {
+    ['vllm', true, undefined, -8],
+    ['sglang', true, undefined, 8],
+    ['sglang', true, 'lower_first', -8], // --schedule-low-priority-values-first
+    ['vllm', false, undefined, undefined],
+    ['llamacpp', true, undefined, undefined],
+  ] as const)('%s with priority_scheduling %s and priority_order %s receives priority %s', async (engineKind, enabled, order, expected) => {
     const engine = await startRecordingEngine();
     const gateway = await startTestGateway({
-      backends: { main: { engine: engineKind, urls: [engine.url], priority_scheduling: enabled } },
+      backends: { main: { engine: engineKind, urls: [engine.url], priority_scheduling: enabled, ...(order ? { priority_order: order } : {}) } },
       stages: { default: { backend: 'main' } },
     });
     open.push(gateway, engine);

@@ -42,6 +42,13 @@ describe('config loading', () => {
     expect(problems).toEqual(['stages.default.backend: unknown backend "hevy" (known: light, heavy)']);
   });
 
+  it('refuses a priority order the engine cannot have', () => {
+    const file = (engine: string, order: string) => `backends:\n  a: { engine: ${engine}, urls: [http://e:1], priority_scheduling: true, priority_order: ${order} }\n`;
+    expect(problemsOf(file('vllm', 'higher_first'))).toEqual(['backends.a.priority_order: vLLM always serves lower priority values first']);
+    expect(problemsOf(file('sglang', 'upside_down'))[0]).toMatch(/^backends\.a\.priority_order: /);
+    expect(parseConfig(file('sglang', 'lower_first')).backends.a!.priority_order).toBe('lower_first');
+  });
+
   it('refuses an unset environment variable, naming the key, unless a fallback is written', () => {
     expect(problemsOf(GOOD, { LIGHT_KEY: 'x' })).toEqual([
       'server.api_keys[0]: environment variable ORLA_API_KEY is not set (write ${ORLA_API_KEY:-} to allow it to be empty)',
