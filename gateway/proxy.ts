@@ -204,7 +204,6 @@ async function forwardTo(c: Context, deps: ProxyDeps, exchange: Exchange, backen
   const orlaMs = sentAt - exchange.started - lease.queueMs; // parse, map, queue bookkeeping; not the wait
   const headers: ResponseHead['headers'] = addReturnedHeaders(out.responseHeaders, upstream.headers);
   headers['x-orla-queue-ms'] = lease.queueMs.toFixed(3);
-  if (plan) headers['x-orla-cache'] = deps.memory.header(plan, lease.replica);
   const isSse = out.streaming && upstream.status < 300 && String(upstream.headers['content-type']).startsWith('text/event-stream');
 
   if (!isSse) {
@@ -218,6 +217,8 @@ async function forwardTo(c: Context, deps: ProxyDeps, exchange: Exchange, backen
     }
     const text = upstream.status < 300 ? bytes.toString('utf8') : '';
     const usage = upstream.status < 300 ? usageOfJson(text) : undefined;
+    const toolCalls = TOOL_CALL_MARKS.some((mark) => text.includes(mark));
+    if (plan) headers['x-orla-cache'] = deps.memory.header(plan, lease.replica, toolCalls);
     exchange.costUsd = usage ? costOf(usage, backend.config.price) : undefined;
     headers['x-orla-cost-usd'] = formatUsd((exchange.costUsd ?? 0) + out.mappingCostUsd);
     exchange.overheadMs = orlaMs;
@@ -227,11 +228,12 @@ async function forwardTo(c: Context, deps: ProxyDeps, exchange: Exchange, backen
       return deps.platform.send(c, { status: upstream.status, headers }, bytes);
     } finally {
       // Accounted once the response is written: the bookkeeping is off the client's path.
-      settle(upstream.status, usage, TOOL_CALL_MARKS.some((mark) => text.includes(mark)));
+      settle(upstream.status, usage, toolCalls);
       exchange.finish(upstream.status, usage);
     }
   }
 
+  if (plan) headers['x-orla-cache'] = deps.memory.header(plan, lease.replica);
   exchange.overheadMs = orlaMs + (performance.now() - respondedAt);
   headers['x-orla-overhead-ms'] = exchange.overheadMs.toFixed(3);
   const relay = new SseRelay({

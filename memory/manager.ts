@@ -132,10 +132,16 @@ export class MemoryManager {
     addUnique((plan.run.unreleased[plan.backend.name] ??= []), replica.url);
   }
 
-  /** X-Orla-Cache: the action and why, with where the call landed relative to the run's prefix. */
-  header(plan: Plan, replica: Replica): string {
+  /**
+   * X-Orla-Cache: the action and why, with where the call landed relative to the run's prefix.
+   * `toolCalls` is known when the whole response is read before its headers go (not for streams):
+   * then a flush hint that the agent loop puts off says so (see afterCall).
+   */
+  header(plan: Plan, replica: Replica, toolCalls = false): string {
     const placement = plan.affinity === undefined ? 'new' : plan.affinity === replica ? 'hit' : 'moved';
-    let value = `${plan.decision}; ${plan.reason}; replica=${placement}`;
+    const deferred = toolCalls && plan.flushHint;
+    let value = deferred ? `preserve; ${plan.reason}; deferred=tool-calls` : `${plan.decision}; ${plan.reason}`;
+    value += `; replica=${placement}`;
     if (plan.leaving) value += `; released=${plan.leaving}`;
     return value;
   }

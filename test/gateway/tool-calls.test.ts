@@ -49,3 +49,18 @@ it('a forced tool call (finish_reason "stop") leaves the run waiting on its tool
   engine.respondWith(undefined); // a plain answer: the run is idle, not waiting
   expect(await call('plain', false)).toBe('idle');
 });
+
+it('X-Orla-Cache says when a flush hint is put off because the turn called tools (non-streaming)', async () => {
+  const hinted = (run: string) =>
+    fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-orla-workflow-run': run, 'x-orla-stage': 'reply', 'x-orla-cache': 'flush' },
+      body: JSON.stringify({ model: 'x', messages: [{ role: 'user', content: 'Where is my order?' }] }),
+    }).then(async (res) => (await res.text(), res.headers.get('x-orla-cache')));
+  engine.respondWith((_r, res) =>
+    json(res, 200, { id: 'c', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: null, tool_calls: [toolCall] }, finish_reason: 'tool_calls' }], usage: USAGE }),
+  );
+  expect(await hinted('deferred')).toBe('preserve; hint=flush; deferred=tool-calls; replica=new');
+  engine.respondWith(undefined); // the loop's last turn: the flush happens now
+  expect(await hinted('deferred')).toMatch(/^release; hint=flush; replica=/);
+});
