@@ -26,11 +26,17 @@ const schemas: Record<RouteKind, z.ZodType> = {
   embeddings: z.looseObject({ model: common.model, metadata: common.metadata, input: textOrTokens }),
 };
 
-/** Throws a 400 naming the first bad field. The body itself is used as sent, not zod's copy. */
+/**
+ * Throws a 400 naming the first bad field. The body itself is used as sent, not zod's copy. A body
+ * that passes the hand check below never meets zod: on the gateway's hot path zod's parse (which
+ * copies every message) cost about a fifth of Orla's time before dispatch; zod stays the rule book
+ * and words every error.
+ */
 export function validateBody(kind: RouteKind, body: unknown): asserts body is Record<string, unknown> {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw badRequest('request body must be a JSON object', null, 'invalid_body');
   }
+  if (passes(kind, body as Record<string, unknown>)) return;
   const result = schemas[kind].safeParse(body);
   if (result.success) return;
   const issue = result.error.issues[0]!;
@@ -41,3 +47,50 @@ export function validateBody(kind: RouteKind, body: unknown): asserts body is Re
   const why = issue.message.replace(/^Invalid input: /, '');
   throw badRequest(`${param}: ${/received undefined$/.test(why) ? 'is required' : why}`, param || null);
 }
+
+// The schemas' rules by hand, strictly no looser: `passes` may send a good body on to zod, never let
+// a bad one through (test/unit/validate.test.ts holds the two to that over generated bodies).
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const absent = (v: unknown) => v === undefined || v === null;
+const countOrAbsent = (v: unknown) => absent(v) || (Number.isSafeInteger(v) && (v as number) > 0);
+const isNumber = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+const isTextOrTokens = (v: unknown) =>
+  typeof v === 'string' ||
+  (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' || isNumber(x) || (Array.isArray(x) && x.every(isNumber))));
+
+function passesCommon(body: Record<string, unknown>): boolean {
+  const { model, stream, stream_options: options, metadata } = body;
+  return (
+    (model === undefined || (typeof model === 'string' && model.length > 0)) &&
+    (absent(stream) || typeof stream === 'boolean') &&
+    (absent(options) || (isObject(options) && (absent(options.include_usage) || typeof options.include_usage === 'boolean'))) &&
+    (absent(metadata) || isObject(metadata)) &&
+    countOrAbsent(body.max_tokens) &&
+    countOrAbsent(body.max_completion_tokens) &&
+    countOrAbsent(body.n)
+  );
+}
+
+function passes(kind: RouteKind, body: Record<string, unknown>): boolean {
+  switch (kind) {
+    case 'chat': {
+      const { messages } = body;
+      return passesCommon(body) && Array.isArray(messages) && messages.length > 0 &&
+        messages.every((m) => isObject(m) && typeof m.role === 'string' && m.role.length > 0);
+    }
+    case 'completions':
+      return passesCommon(body) && isTextOrTokens(body.prompt);
+    case 'responses':
+      return passesCommon(body) && (body.input === undefined || typeof body.input === 'string' || Array.isArray(body.input));
+    case 'embeddings':
+      return (body.model === undefined || (typeof body.model === 'string' && body.model.length > 0)) &&
+        (absent(body.metadata) || isObject(body.metadata)) && isTextOrTokens(body.input);
+  }
+}
+
+/** For the tests: each rule book alone. */
+export const ruleBooks = {
+  byHand: passes,
+  byZod: (kind: RouteKind, body: Record<string, unknown>) => schemas[kind].safeParse(body).success,
+};
