@@ -32,7 +32,7 @@ import { report } from './cache/report.js';
 import { runProblem, type Call } from './cache/run.js';
 import { policies, startStack, stopStack, type PolicyName, type Stack } from './cache/stacks.js';
 import { ROOT } from './processes.js';
-import { buildProblems, PROMPT_FORMS, type PromptForm } from './workloads/dag-math.js';
+import { buildProblems, DAG_SOURCES, PROMPT_FORMS, type DagSource, type PromptForm } from './workloads/dag-math.js';
 import { counterDelta, engineCounters, type EngineCounters } from './workloads/metrics.js';
 import { Random } from './workloads/random.js';
 
@@ -44,6 +44,8 @@ const { values: args } = parseArgs({
     'min-tokens': { type: 'string', default: '1000' },
     'max-tokens': { type: 'string', default: '3000' },
     'prompt-form': { type: 'string', default: 'chat' },
+    /** shapes: four small DAGs (3-5 steps); long: DAG-MATH-like solutions of 8-16 steps. */
+    dags: { type: 'string', default: 'shapes' },
     /** Default: bench/results/cache-ttft-cdf.svg (chat), cache-ttft-cdf-flat.svg (flat). */
     svg: { type: 'string' },
     /** One stack at a time instead of side by side (three times longer, less CPU contention). */
@@ -52,6 +54,8 @@ const { values: args } = parseArgs({
 });
 const form = args['prompt-form'] as PromptForm;
 if (!PROMPT_FORMS.includes(form)) throw new Error(`--prompt-form: ${PROMPT_FORMS.join(' or ')}, not ${form}`);
+const dags = args.dags as DagSource;
+if (!DAG_SOURCES.includes(dags)) throw new Error(`--dags: ${DAG_SOURCES.join(' or ')}, not ${dags}`);
 const SPEED = Number(args.speed);
 const SEED = Number(args.seed);
 const MIN_TOKENS = Number(args['min-tokens']);
@@ -61,7 +65,7 @@ const svg = args.svg ?? `bench/results/cache-ttft-cdf${form === 'chat' ? '' : `-
 /** Between the stacks' starts, engine ms: about a third of one step (256 tokens at ~7 ms). */
 const STAGGER_MS = 600;
 
-const problems = buildProblems({ seed: SEED, problems: Number(args.problems), minTokens: MIN_TOKENS, maxTokens: MAX_TOKENS });
+const problems = buildProblems({ seed: SEED, problems: Number(args.problems), minTokens: MIN_TOKENS, maxTokens: MAX_TOKENS, dags });
 const requestsPerPolicy = problems.reduce((n, p) => n + p.steps.length, 0);
 process.stderr.write(
   `${problems.length} problems (${requestsPerPolicy} calls per policy, ${form} prompts), statements ${MIN_TOKENS}–${MAX_TOKENS} tokens, engines at ${SPEED}x\n`,

@@ -22,10 +22,10 @@ export interface Problem {
   steps: Step[];
 }
 
-export type ShapeName = 'chain' | 'diamond' | 'wide-diamond' | 'fan-in';
+export type ShapeName = 'chain' | 'diamond' | 'wide-diamond' | 'fan-in' | 'long';
 
 /** The DAGs: each step's dependencies. One sink each (the run's last call). */
-export const SHAPES: Record<ShapeName, Record<string, string[]>> = {
+export const SHAPES: Record<Exclude<ShapeName, 'long'>, Record<string, string[]>> = {
   chain: { s1: [], s2: ['s1'], s3: ['s2'], s4: ['s3'], s5: ['s4'] },
   diamond: { s1: [], s2: ['s1'], s3: ['s1'], s4: ['s2', 's3'] },
   'wide-diamond': { s1: [], s2: ['s1'], s3: ['s1'], s4: ['s1'], s5: ['s2', 's3', 's4'] },
@@ -72,11 +72,43 @@ function stepText(r: Random, step: string, after: string[]): string {
   return `${uses}, ${r.pick(VERBS).toLowerCase()} ${r.pick(QUANTITIES)} of ${r.pick(NAMES)} ${r.pick(METHODS)}. ${clause(r)} Label this result as step ${step.slice(1)}.`;
 }
 
+/**
+ * A DAG the way DAG-MATH writes a solution: 8–16 atomic steps in order, each depending on earlier
+ * ones only; the first step (sometimes the second too) a fact from the statement; most steps build
+ * on the one before, some on an earlier one (a branch), some on two or three (a merge); and every
+ * step but the last is used by a later one, so the last step merges whatever is still open. Drawn
+ * after the dataset's format (`direct_dependent_steps`) and its published 21-step example (one root,
+ * merges of in-degree 2 and 4); the dataset's own size statistics were not at hand.
+ */
+function longDag(r: Random): Record<string, string[]> {
+  const n = r.int(8, 16);
+  const roots = r.float() < 0.25 ? 2 : 1;
+  const dag: Record<string, number[]> = {};
+  for (let i = 1; i <= n; i++) {
+    if (i <= roots) {
+      dag[i] = [];
+      continue;
+    }
+    const deps = new Set<number>([r.float() < 0.65 || i === 2 ? i - 1 : r.int(Math.max(1, i - 4), i - 2)]);
+    const extra = r.float() < 0.1 ? 2 : r.float() < 0.25 ? 1 : 0;
+    for (let k = 0; k < extra && deps.size < i - 1; k++) deps.add(r.int(1, i - 1));
+    dag[i] = [...deps].sort((a, b) => a - b);
+  }
+  const used = new Set(Object.values(dag).flat());
+  for (let i = 1; i < n; i++) if (!used.has(i)) dag[n]!.push(i);
+  return Object.fromEntries(Object.entries(dag).map(([i, deps]) => [`s${i}`, [...new Set(deps)].sort((a, b) => a - b).map((d) => `s${d}`)]));
+}
+
+export type DagSource = 'shapes' | 'long';
+export const DAG_SOURCES: readonly DagSource[] = ['shapes', 'long'];
+
 export interface WorkloadOptions {
   seed: number;
   problems: number;
   minTokens: number;
   maxTokens: number;
+  /** shapes: the four small DAGs in turn; long: a DAG-MATH-like solution of 8–16 steps each. */
+  dags?: DagSource;
 }
 
 /** `problems` problems, shapes in turn (so each shape gets its share), lengths uniform in [min, max]. */
@@ -84,10 +116,11 @@ export function buildProblems(options: WorkloadOptions): Problem[] {
   const r = new Random(options.seed);
   const shapes = Object.keys(SHAPES) as ShapeName[];
   return Array.from({ length: options.problems }, (_, i) => {
-    const shape = shapes[i % shapes.length]!;
+    const shape: ShapeName = options.dags === 'long' ? 'long' : shapes[i % shapes.length]!;
     const id = `${options.seed}-${i + 1}`;
     const { text, tokens } = statement(r, id, r.int(options.minTokens, options.maxTokens));
-    const steps = Object.entries(SHAPES[shape]).map(([step, after]) => ({ id: step, after, text: stepText(r, step, after) }));
+    const dag = shape === 'long' ? longDag(r) : SHAPES[shape];
+    const steps = Object.entries(dag).map(([step, after]) => ({ id: step, after, text: stepText(r, step, after) }));
     return { id, shape, statement: text, statementTokens: tokens, steps };
   });
 }
