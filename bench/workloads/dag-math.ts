@@ -92,11 +92,11 @@ function longDag(r: Random): Record<string, string[]> {
     const deps = new Set<number>([r.float() < 0.65 || i === 2 ? i - 1 : r.int(Math.max(1, i - 4), i - 2)]);
     const extra = r.float() < 0.1 ? 2 : r.float() < 0.25 ? 1 : 0;
     for (let k = 0; k < extra && deps.size < i - 1; k++) deps.add(r.int(1, i - 1));
-    dag[i] = [...deps].sort((a, b) => a - b);
+    dag[i] = [...deps];
   }
   const used = new Set(Object.values(dag).flat());
   for (let i = 1; i < n; i++) if (!used.has(i)) dag[n]!.push(i);
-  return Object.fromEntries(Object.entries(dag).map(([i, deps]) => [`s${i}`, [...new Set(deps)].sort((a, b) => a - b).map((d) => `s${d}`)]));
+  return Object.fromEntries(Object.entries(dag).map(([i, deps]) => [`s${i}`, deps.sort((a, b) => a - b).map((d) => `s${d}`)]));
 }
 
 export type DagSource = 'shapes' | 'long';
