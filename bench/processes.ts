@@ -26,7 +26,7 @@ const compiledTrees = new Set<string>();
 /**
  * Compiles a tree (this one, or an A/B worktree) once per benchmark process, with the project's own
  * tsconfig, as `npm ci` compiles dist/ for `orla`. Engines, proxies and gateways then run as plain
- * JavaScript, the way they are deployed: through tsx's loader the same gateway spent about a fifth
+ * JavaScript, the way they are deployed: through tsx's loader the same gateway spent 3-20%
  * more CPU per request, which benchmarks would have charged to Orla and to the floor alike.
  */
 function compile(root: string): void {
