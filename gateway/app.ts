@@ -37,11 +37,13 @@ export function createApp(deps: GatewayDeps): Hono<Env> {
   const app = new Hono<Env>();
   const created = Math.floor(Date.now() / 1000);
 
+  const proxied = new Set(Object.values(ROUTE_PATHS));
   app.use('*', async (c, next) => {
-    const offered = c.req.header('x-request-id');
-    const id = offered && REQUEST_ID.test(offered) ? offered : crypto.randomUUID();
+    const offered = platform.requestHeaders(c)['x-request-id'];
+    const id = typeof offered === 'string' && REQUEST_ID.test(offered) ? offered : crypto.randomUUID();
     c.set('exchange', new Exchange(id, metrics, log));
-    c.header('x-request-id', id);
+    // The proxy routes write their own heads (and errors carry the id): no Hono headers to build.
+    if (!proxied.has(c.req.path)) c.header('x-request-id', id);
     await next();
   });
 

@@ -11,14 +11,19 @@ const toHeaders = (head: ResponseHead) => {
   return headers;
 };
 
+/** Each request's headers as a record, made once (the request-id middleware and the route both read them). */
+const headersOf = new WeakMap<Context, HeaderValues>();
 /** Each request's ClientGone, so that a cancelled response body counts as the client leaving. */
 const goneOf = new WeakMap<Context, ClientGone>();
 
 /** Web-standard runtimes (Workers, Deno, Bun): Request in, Response out. */
 export const webPlatform: Platform = {
   requestHeaders(c) {
-    const headers: HeaderValues = {};
-    c.req.raw.headers.forEach((value, name) => (headers[name] = value));
+    let headers = headersOf.get(c);
+    if (!headers) {
+      headersOf.set(c, (headers = {}));
+      c.req.raw.headers.forEach((value, name) => (headers![name] = value));
+    }
     return headers;
   },
 

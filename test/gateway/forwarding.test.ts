@@ -128,6 +128,23 @@ describe('what the engine receives', () => {
     const ids = (await res.json()).data.map((m: { id: string }) => m.id);
     expect(ids).toEqual(['orla:classify', 'orla:reply', 'orla:default', 'light-model', 'heavy-model']);
   });
+
+  it('answers every route with the client\'s X-Request-Id, or a new one', async () => {
+    const asked = { 'x-request-id': 'req-every' };
+    const responses = await Promise.all([
+      fetch(`${gateway.url}/health`, { headers: asked }),
+      fetch(`${gateway.url}/v1/models`, { headers: asked }),
+      fetch(`${gateway.url}/metrics`, { headers: asked }),
+      fetch(`${gateway.url}/v1/nowhere`, { headers: asked }),
+      post('/v1/chat/completions', { model: 'x', messages }, asked),
+      post('/v1/chat/completions', { model: 'x' }, asked),
+    ]);
+    expect(responses.map((r) => [r.status, r.headers.get('x-request-id')])).toEqual([
+      [200, 'req-every'], [200, 'req-every'], [200, 'req-every'], [404, 'req-every'], [200, 'req-every'], [400, 'req-every'],
+    ]);
+    const fresh = await fetch(`${gateway.url}/health`, { headers: { 'x-request-id': 'bad id with spaces' } });
+    expect(fresh.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
 });
 
 describe('bad requests', () => {
