@@ -1,10 +1,11 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client';
 import type { CircuitState } from '../routing/circuit.js';
 import type { MemoryObserver } from '../memory/manager.js';
 import type { TokenUsage } from '../routing/cost.js';
 import type { FallbackReason, MapperObserver } from '../routing/mappers/types.js';
 import type { RoutingObserver } from '../routing/observer.js';
 import type { Verdict } from '../routing/types.js';
+import { BoundHistogram, type HistogramSeries } from './histogram.js';
 import type { Usage } from './usage.js';
 
 // Labels use the configured stage (not the requested name) so their number is bounded by the config.
@@ -68,27 +69,15 @@ export class GatewayMetrics implements MapperObserver, RoutingObserver, MemoryOb
     registers: [this.registry],
     collect: this.flushTallies,
   });
-  private readonly duration = new Histogram({
-    name: 'orla_request_duration_seconds',
-    help: 'Time from request to the last byte of the response.',
-    labelNames: ['route', 'stage', 'backend'],
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
-  private readonly firstByte = new Histogram({
-    name: 'orla_time_to_first_byte_seconds',
-    help: 'Time from request to the first byte of the engine\'s response reaching the client.',
-    labelNames: ['route', 'stage', 'backend'],
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
-  private readonly overhead = new Histogram({
-    name: 'orla_overhead_seconds',
-    help: 'Time spent in Orla itself (as X-Orla-Overhead-Ms).',
-    labelNames: ['route'],
-    buckets: OVERHEAD_BUCKETS,
-    registers: [this.registry],
-  });
+  // Histograms by route, stage and backend (the overhead by route).
+  private readonly duration = new BoundHistogram('orla_request_duration_seconds', 'Time from request to the last byte of the response.', LATENCY_BUCKETS, this.registry);
+  private readonly firstByte = new BoundHistogram(
+    'orla_time_to_first_byte_seconds',
+    'Time from request to the first byte of the engine\'s response reaching the client.',
+    LATENCY_BUCKETS,
+    this.registry,
+  );
+  private readonly overhead = new BoundHistogram('orla_overhead_seconds', 'Time spent in Orla itself (as X-Orla-Overhead-Ms).', OVERHEAD_BUCKETS, this.registry);
   private readonly tokens = new Counter({
     name: 'orla_tokens_total',
     help: 'Tokens by stage, backend and kind (prompt, cached, completion), as the engines report them.',
@@ -109,13 +98,12 @@ export class GatewayMetrics implements MapperObserver, RoutingObserver, MemoryOb
     labelNames: ['backend', 'stage'],
     registers: [this.registry],
   });
-  private readonly queueWait = new Histogram({
-    name: 'orla_queue_wait_seconds',
-    help: 'Time from arrival in a backend\'s queue to dispatch.',
-    labelNames: ['backend'],
-    buckets: [0, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [this.registry],
-  });
+  private readonly queueWait = new BoundHistogram(
+    'orla_queue_wait_seconds',
+    'Time from arrival in a backend\'s queue to dispatch, by backend.',
+    [0, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    this.registry,
+  );
   private readonly rejections = new Counter({
     name: 'orla_rejections_total',
     help: 'Requests turned away before dispatch: queue full (429), deadline (408), circuit open (503).',
@@ -261,9 +249,9 @@ export class GatewayMetrics implements MapperObserver, RoutingObserver, MemoryOb
 
 interface RequestChildren {
   requests: Tally;
-  duration: Histogram.Internal<string>;
-  firstByte: Histogram.Internal<string>;
-  overhead: Histogram.Internal<string>;
+  duration: HistogramSeries;
+  firstByte: HistogramSeries;
+  overhead: HistogramSeries;
   prompt: Tally;
   cached: Tally;
   completion: Tally;
@@ -271,5 +259,5 @@ interface RequestChildren {
 }
 
 interface BackendChildren {
-  queueWait: Histogram.Internal<string>;
+  queueWait: HistogramSeries;
 }

@@ -41,11 +41,17 @@ it('counts requests, tokens, cost, in-flight and latency per label set, and neve
   expect(first.get('orla_cost_usd_total{backend="light",stage="classify"}')).toBeCloseTo(2 * (10 * 1 + 2 * 2) / 1e6, 12);
   expect(first.get('orla_requests_in_flight{backend="light",stage="classify"}')).toBe(0);
   expect(first.get(`orla_request_duration_seconds_count{${lightChat}}`)).toBe(2);
+  expect(first.get(`orla_request_duration_seconds_bucket{le="+Inf",${lightChat}}`)).toBe(2);
+  expect(first.get(`orla_time_to_first_byte_seconds_count{${lightChat}}`)).toBe(2);
+  expect(first.get('orla_overhead_seconds_count{route="/v1/chat/completions"}')).toBe(3);
+  expect(first.get('orla_queue_wait_seconds_count{backend="light"}')).toBe(2);
+  expect(first.get('orla_queue_wait_seconds_bucket{le="0",backend="light"}')).toBeLessThanOrEqual(2);
 
   await chat('classify');
   const second = await scrape();
   expect(second.get(`orla_requests_total{${lightChat},status="200"}`)).toBe(3);
   expect(second.get('orla_tokens_total{stage="classify",backend="light",kind="prompt"}')).toBe(30);
+  expect(second.get(`orla_request_duration_seconds_count{${lightChat}}`)).toBe(3);
   expect((await scrape()).get(`orla_requests_total{${lightChat},status="200"}`)).toBe(3);
 });
 
