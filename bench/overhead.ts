@@ -13,8 +13,11 @@ import { cpuMs, startCompiled } from './processes.js';
 // Many short rounds: the machine's state drifts within seconds, and a proxy's rounds only meet the
 // others' drift if they are close in time. With 7 rounds of 1,500 requests, four runs of the same
 // build put Orla's added latency at 1 connection at 1.13-1.61x the bare proxy's; with 35 of 300,
-// at 1.08-1.16x.
-const ROUNDS = Number(process.env.ROUNDS ?? 25);
+// at 1.08-1.16x. And the rounds are spread over several starts of every process (EPOCHS): where the
+// kernel places a process, and what V8 makes of its code, hold for the process's life, and with one
+// start, runs of one build put the streaming ratio at 50 connections anywhere in 1.03-1.55x.
+const EPOCHS = Number(process.env.EPOCHS ?? 3);
+const ROUNDS = Number(process.env.ROUNDS ?? 8); // per epoch
 const WARM_UP = Number(process.env.WARM_UP ?? 3000);
 const messages = [{ role: 'user', content: 'Summarise the ticket: my card was charged twice for one order.' }];
 /** `requests`: per round and path. */
@@ -29,81 +32,87 @@ const SCENARIOS = [
 const only = process.env.ONLY === undefined ? undefined : Number(process.env.ONLY);
 const scenarios = SCENARIOS.filter((_, i) => only === undefined || i === only);
 
-const sim = await startCompiled('cli/main.ts', ['sim', '--profile', 'instant', '--port', '0'], 'simulator');
+const NAMES = ['direct', 'bare', 'orla'] as const;
+type Name = (typeof NAMES)[number];
+/** Per scenario and path: every round's result, and the proxy's own CPU ms summed over them. */
+const results = scenarios.map(() => ({ rounds: { direct: [], bare: [], orla: [] } as Record<Name, LoadResult[]>, cpu: { direct: 0, bare: 0, orla: 0 } as Record<Name, number> }));
 const dir = mkdtempSync(join(tmpdir(), 'orla-bench-'));
-const configFile = join(dir, 'orla.yaml');
-writeFileSync(
-  configFile,
-  `server: { log_level: warn }\nbackends:\n  sim: { engine: simulator, urls: [${sim.url}] }\nstages:\n  default: { backend: sim }\n`,
-);
-const orla = await startCompiled('cli/main.ts', ['serve', '--config', configFile, '--port', '0'], 'orla');
-const bare = await startCompiled('bench/bare-proxy.ts', ['0', sim.url], 'bare proxy');
-const targets = { direct: sim.url, bare: bare.url, orla: orla.url };
 
-type Name = keyof typeof targets;
-const rows: string[] = [];
-try {
-  // Steady state, as a deployed gateway runs: V8 tiers a function up only after thousands of calls
-  // (Orla has more of them than the bare proxy), and the first major GCs come early. With 50
-  // requests of warm-up the first rounds measured mostly that, and Orla's p50 came out up to 1.4x
-  // its steady value. Every path gets the same warm-up, streaming and not.
-  for (const scenario of [SCENARIOS[0]!, SCENARIOS[2]!]) {
-    for (const name of Object.keys(targets) as Name[]) await runLoad(`${targets[name]}/v1/chat/completions`, JSON.stringify(scenario.body), 4, WARM_UP);
-  }
-  for (const scenario of scenarios) {
-    const body = JSON.stringify(scenario.body);
-    const results: Record<Name, LoadResult[]> = { direct: [], bare: [], orla: [] };
-    const cpu: Record<Name, number> = { direct: 0, bare: 0, orla: 0 }; // the proxy's own CPU ms, summed over rounds
-    for (const name of Object.keys(targets) as Name[]) await runLoad(`${targets[name]}/v1/chat/completions`, body, scenario.connections, 200); // this scenario's connections open
-    for (let round = 0; round < ROUNDS; round++) {
-      const order = (Object.keys(targets) as Name[]).sort(() => Math.random() - 0.5);
-      for (const name of order) {
-        const pid = name === 'direct' ? undefined : (name === 'bare' ? bare : orla).child.pid!;
-        const before = pid ? cpuMs(pid) : 0;
-        results[name].push(await runLoad(`${targets[name]}/v1/chat/completions`, body, scenario.connections, scenario.requests));
-        cpu[name] += pid ? cpuMs(pid) - before : 0;
+for (let epoch = 0; epoch < EPOCHS; epoch++) {
+  const sim = await startCompiled('cli/main.ts', ['sim', '--profile', 'instant', '--port', '0'], 'simulator');
+  const configFile = join(dir, `orla-${epoch}.yaml`);
+  writeFileSync(configFile, `server: { log_level: warn }\nbackends:\n  sim: { engine: simulator, urls: [${sim.url}] }\nstages:\n  default: { backend: sim }\n`);
+  const orla = await startCompiled('cli/main.ts', ['serve', '--config', configFile, '--port', '0'], 'orla');
+  const bare = await startCompiled('bench/bare-proxy.ts', ['0', sim.url], 'bare proxy');
+  const targets: Record<Name, { url: string; pid: number | undefined }> = {
+    direct: { url: sim.url, pid: undefined },
+    bare: { url: bare.url, pid: bare.child.pid },
+    orla: { url: orla.url, pid: orla.child.pid },
+  };
+  const load = (name: Name, body: unknown, connections: number, requests: number) =>
+    runLoad(`${targets[name].url}/v1/chat/completions`, JSON.stringify(body), connections, requests);
+  try {
+    // Steady state, as a deployed gateway runs: V8 tiers a function up only after thousands of calls
+    // (Orla has more of them than the bare proxy), and the first major GCs come early. With 50
+    // requests of warm-up the first rounds measured mostly that, and Orla's p50 came out up to 1.4x
+    // its steady value. Every path gets the same warm-up, streaming and not.
+    for (const scenario of [SCENARIOS[0]!, SCENARIOS[2]!]) for (const name of NAMES) await load(name, scenario.body, 4, WARM_UP);
+    for (const [i, scenario] of scenarios.entries()) {
+      const { rounds, cpu } = results[i]!;
+      for (const name of NAMES) await load(name, scenario.body, scenario.connections, 200); // this scenario's connections open
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const name of [...NAMES].sort(() => Math.random() - 0.5)) {
+          const pid = targets[name].pid;
+          const before = pid ? cpuMs(pid) : 0;
+          rounds[name].push(await load(name, scenario.body, scenario.connections, scenario.requests));
+          cpu[name] += pid ? cpuMs(pid) - before : 0;
+        }
       }
     }
-    const stats = Object.fromEntries(
-      (Object.keys(targets) as Name[]).map((name) => {
-        const all = results[name];
-        const latencies = all.flatMap((r) => r.latenciesMs);
-        const firstBytes = all.flatMap((r) => r.firstByteMs);
-        return [name, {
-          rps: median(all.map((r) => r.requests / r.seconds)),
-          p50: percentile(latencies, 50),
-          p99: percentile(latencies, 99),
-          ttfb: percentile(firstBytes, 50),
-          errors: all.reduce((n, r) => n + r.errors, 0),
-          cpuUsPerRequest: (cpu[name] * 1000) / all.reduce((n, r) => n + r.requests, 0),
-        }];
-      }),
-    ) as Record<Name, { rps: number; p50: number; p99: number; ttfb: number; errors: number; cpuUsPerRequest: number }>;
-    const added = (name: Name) => stats[name].p50 - stats.direct.p50;
-    for (const name of Object.keys(targets) as Name[]) {
-      const s = stats[name];
-      const streaming = scenario.body.stream === true;
-      rows.push(
-        `| ${scenario.name} | ${scenario.connections} | ${name} | ${s.rps.toFixed(0)} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${streaming ? s.ttfb.toFixed(2) : '–'} | ${name === 'direct' ? '–' : added(name).toFixed(2)} | ${name === 'direct' ? '–' : s.cpuUsPerRequest.toFixed(0)} | ${s.errors} |`,
-      );
-    }
-    // Throughput: the median of each round's ratio (the two proxies of a round ran a moment apart, so
-    // the machine's drift between rounds cancels out). Latency: pooled p50s, since a round where the
-    // bare proxy adds next to nothing would make its own ratio meaningless.
-    const perRound = (f: (r: Record<Name, LoadResult>) => number) => median(results.orla.map((_, i) => f({ direct: results.direct[i]!, bare: results.bare[i]!, orla: results.orla[i]! })));
-    const latencyRatio = added('orla') / Math.max(added('bare'), 0.01);
-    const throughputRatio = perRound((r) => r.orla.requests / r.orla.seconds / (r.bare.requests / r.bare.seconds));
-    const cpuRatio = stats.orla.cpuUsPerRequest / stats.bare.cpuUsPerRequest;
-    rows.push(`| | | **orla ÷ bare** | **${(throughputRatio * 100).toFixed(0)}%** | | | | **${latencyRatio.toFixed(2)}x** | **${cpuRatio.toFixed(2)}x** | |`);
-    process.stderr.write(`${scenario.name} @${scenario.connections}: orla/bare throughput ${(throughputRatio * 100).toFixed(0)}%, added latency ${latencyRatio.toFixed(2)}x, CPU per request ${cpuRatio.toFixed(2)}x\n`);
+  } finally {
+    await Promise.all([orla.stop(), bare.stop(), sim.stop()]);
   }
-} finally {
-  await Promise.all([orla.stop(), bare.stop(), sim.stop()]);
+}
+
+const rows: string[] = [];
+for (const [i, scenario] of scenarios.entries()) {
+  const { rounds, cpu } = results[i]!;
+  const stats = Object.fromEntries(
+    NAMES.map((name) => {
+      const all = rounds[name];
+      const latencies = all.flatMap((r) => r.latenciesMs);
+      const firstBytes = all.flatMap((r) => r.firstByteMs);
+      return [name, {
+        rps: median(all.map((r) => r.requests / r.seconds)),
+        p50: percentile(latencies, 50),
+        p99: percentile(latencies, 99),
+        ttfb: percentile(firstBytes, 50),
+        errors: all.reduce((n, r) => n + r.errors, 0),
+        cpuUsPerRequest: (cpu[name] * 1000) / all.reduce((n, r) => n + r.requests, 0),
+      }];
+    }),
+  ) as Record<Name, { rps: number; p50: number; p99: number; ttfb: number; errors: number; cpuUsPerRequest: number }>;
+  const added = (name: Name) => stats[name].p50 - stats.direct.p50;
+  for (const name of NAMES) {
+    const s = stats[name];
+    const streaming = scenario.body.stream === true;
+    rows.push(
+      `| ${scenario.name} | ${scenario.connections} | ${name} | ${s.rps.toFixed(0)} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${streaming ? s.ttfb.toFixed(2) : '–'} | ${name === 'direct' ? '–' : added(name).toFixed(2)} | ${name === 'direct' ? '–' : s.cpuUsPerRequest.toFixed(0)} | ${s.errors} |`,
+    );
+  }
+  // Throughput: the median of each round's ratio (the two proxies of a round ran a moment apart, so
+  // the machine's drift between rounds cancels out). Latency: pooled p50s, since a round where the
+  // bare proxy adds next to nothing would make its own ratio meaningless.
+  const latencyRatio = added('orla') / Math.max(added('bare'), 0.01);
+  const throughputRatio = median(rounds.orla.map((o, r) => o.requests / o.seconds / (rounds.bare[r]!.requests / rounds.bare[r]!.seconds)));
+  const cpuRatio = stats.orla.cpuUsPerRequest / stats.bare.cpuUsPerRequest;
+  rows.push(`| | | **orla ÷ bare** | **${(throughputRatio * 100).toFixed(0)}%** | | | | **${latencyRatio.toFixed(2)}x** | **${cpuRatio.toFixed(2)}x** | |`);
+  process.stderr.write(`${scenario.name} @${scenario.connections}: orla/bare throughput ${(throughputRatio * 100).toFixed(0)}%, added latency ${latencyRatio.toFixed(2)}x, CPU per request ${cpuRatio.toFixed(2)}x\n`);
 }
 
 process.stdout.write(
   [
-    `Rounds: ${ROUNDS}, interleaved; latency in ms (p50/p99 over all rounds), throughput the median round's; orla ÷ bare throughput is the median of each round's ratio.`,
+    `${EPOCHS} starts of every process × ${ROUNDS} interleaved rounds; latency in ms (p50/p99 over all rounds), throughput the median round's; orla ÷ bare throughput is the median of each round's ratio.`,
     '',
     '| scenario | connections | path | req/s | p50 ms | p99 ms | TTFB p50 ms | added p50 ms | proxy CPU µs/req | errors |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
