@@ -6,7 +6,7 @@ import type { MemoryManager } from '../memory/manager.js';
 import type { Backend } from '../routing/backends.js';
 import type { Policies } from '../routing/scheduler/factory.js';
 import type { StageMapper } from '../routing/types.js';
-import { requireApiKey } from './auth.js';
+import { apiKeyCheck, requireApiKey } from './auth.js';
 import { Exchange } from './exchange.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Platform } from './platform.js';
@@ -16,15 +16,24 @@ import { workflowsApi } from './workflows-api.js';
 import { readiness } from './ready.js';
 import type { RouteKind } from './validate.js';
 
-export interface GatewayDeps {
+export interface GatewayDeps<R> {
   config: Config;
   backends: ReadonlyMap<string, Backend>;
   mapper: StageMapper;
   policies: Policies;
   memory: MemoryManager;
-  platform: Platform;
+  platform: Platform<R>;
   metrics: GatewayMetrics;
   log: Logger;
+}
+
+export interface Gateway<R> {
+  app: Hono<Env>;
+  /**
+   * The proxied routes by path, each a whole request: its id, auth, the route, its errors sent. A
+   * runtime may call them directly (Node does) rather than through `app`, which serves them too.
+   */
+  proxied: ReadonlyMap<string, (req: R) => Promise<Response>>;
 }
 
 type Env = { Variables: { exchange: Exchange } };
@@ -32,30 +41,65 @@ type Env = { Variables: { exchange: Exchange } };
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /** The gateway's HTTP surface. Runtime-agnostic: the platform moves the bytes. */
-export function createApp(deps: GatewayDeps): Hono<Env> {
+export function createApp<R>(deps: GatewayDeps<R>): Gateway<R> {
   const { config, platform, metrics, log } = deps;
   const app = new Hono<Env>();
   const created = Math.floor(Date.now() / 1000);
 
-  const proxied = new Set(Object.values(ROUTE_PATHS));
-  app.use('*', async (c, next) => {
-    const offered = platform.requestHeaders(c)['x-request-id'];
-    const id = typeof offered === 'string' && REQUEST_ID.test(offered) ? offered : crypto.randomUUID();
-    c.set('exchange', new Exchange(id, metrics, log));
-    // The proxy routes write their own heads (and errors carry the id): no Hono headers to build.
-    if (!proxied.has(c.req.path)) c.header('x-request-id', id);
-    await next();
-  });
-
-  app.onError((err, c) => {
+  /** Every request's Exchange, under the client's X-Request-Id if it is well-formed. */
+  const open = (offered: string | string[] | undefined) =>
+    new Exchange(typeof offered === 'string' && REQUEST_ID.test(offered) ? offered : crypto.randomUUID(), metrics, log);
+  /** An error as the OpenAI envelope, with the request's id; the exchange ends with it. */
+  const sendError = (req: R, exchange: Exchange | undefined, err: unknown): Response => {
     const error = asOrlaError(err);
     if (error.status === 500) log.error({ err }, 'unexpected error');
-    const exchange = c.get('exchange');
     exchange?.finish(error.status, undefined, error.message);
     const headers = { ...error.headers(), ...(exchange ? { 'x-request-id': exchange.id } : {}) };
-    return platform.send(c, { status: error.status, headers }, error.body());
-  });
+    return platform.send(req, { status: error.status, headers }, error.body());
+  };
 
+  const defaultPolicy = { requestScheduler: deps.policies.request(config.scheduler.request), weight: 1 };
+  const stagePolicies = new Map(
+    Object.entries(config.stages).map(([name, s]) => [
+      name,
+      { requestScheduler: deps.policies.request(s.scheduler ?? config.scheduler.request), weight: s.weight },
+    ]),
+  );
+  const proxyDeps: ProxyDeps<R> = {
+    queuePolicy: (stage) => stagePolicies.get(stage) ?? defaultPolicy,
+    memory: deps.memory,
+    mapper: deps.mapper,
+    backends: deps.backends,
+    platform,
+    metrics,
+    bodyLimitBytes: Math.round(config.server.body_limit_mb * 1024 * 1024),
+    gatewayAuth: config.server.api_keys.length > 0,
+  };
+  const checkApiKey = config.server.api_keys.length > 0 ? apiKeyCheck(config.server.api_keys) : undefined;
+  const proxied = new Map<string, (req: R) => Promise<Response>>();
+  for (const [kind, path] of Object.entries(ROUTE_PATHS) as [RouteKind, string][]) {
+    const route = proxyRoute(kind, proxyDeps);
+    proxied.set(path, async (req) => {
+      const headers = platform.requestHeaders(req);
+      const exchange = open(headers['x-request-id']);
+      try {
+        if (checkApiKey) checkApiKey(typeof headers.authorization === 'string' ? headers.authorization : undefined);
+        return await route(req, exchange);
+      } catch (err) {
+        return sendError(req, exchange, err);
+      }
+    });
+  }
+  // First, so that no middleware below runs for them: they do all of it themselves.
+  for (const [path, handle] of proxied) app.post(path, (c) => handle(platform.fromContext(c)));
+
+  app.use('*', async (c, next) => {
+    const exchange = open(platform.requestHeaders(platform.fromContext(c))['x-request-id']);
+    c.set('exchange', exchange);
+    c.header('x-request-id', exchange.id);
+    await next();
+  });
+  app.onError((err, c) => sendError(platform.fromContext(c), c.get('exchange'), err));
   app.notFound((c) => {
     throw notFound(`unknown route: ${c.req.method} ${c.req.path}`, 'unknown_route');
   });
@@ -70,33 +114,12 @@ export function createApp(deps: GatewayDeps): Hono<Env> {
     return c.body(await metrics.registry.metrics());
   });
 
-  if (config.server.api_keys.length > 0) app.use('/v1/*', requireApiKey(config.server.api_keys));
+  if (checkApiKey) app.use('/v1/*', requireApiKey(config.server.api_keys));
 
   app.get('/v1/models', (c) => c.json({ object: 'list', data: listModels(config, created) }));
   app.route('/v1/backends', backendsApi(deps.backends));
   app.route('/v1/workflows', workflowsApi(deps.memory));
-
-  const defaultPolicy = { requestScheduler: deps.policies.request(config.scheduler.request), weight: 1 };
-  const stagePolicies = new Map(
-    Object.entries(config.stages).map(([name, s]) => [
-      name,
-      { requestScheduler: deps.policies.request(s.scheduler ?? config.scheduler.request), weight: s.weight },
-    ]),
-  );
-  const proxyDeps: ProxyDeps = {
-    queuePolicy: (stage) => stagePolicies.get(stage) ?? defaultPolicy,
-    memory: deps.memory,
-    mapper: deps.mapper,
-    backends: deps.backends,
-    platform,
-    metrics,
-    bodyLimitBytes: Math.round(config.server.body_limit_mb * 1024 * 1024),
-    gatewayAuth: config.server.api_keys.length > 0,
-  };
-  for (const [kind, path] of Object.entries(ROUTE_PATHS) as [RouteKind, string][]) {
-    app.post(path, proxyRoute(kind, proxyDeps));
-  }
-  return app;
+  return { app, proxied };
 }
 
 /** The names a client may put in `model`: `orla:<stage>` for each stage, and each model the stages serve. */

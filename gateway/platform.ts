@@ -12,18 +12,24 @@ export interface ResponseHead {
   headers: Record<string, string | string[]>;
 }
 
-export interface Platform {
+/**
+ * `R` is the runtime's handle on one request: Node's request and response objects, or a Hono context
+ * on runtimes that answer with a Response.
+ */
+export interface Platform<R = unknown> {
+  /** The handle of a request that came through Hono. */
+  fromContext(c: Context): R;
   /** The request's headers, names lower-case. */
-  requestHeaders(c: Context): HeaderValues;
+  requestHeaders(req: R): HeaderValues;
   /** Aborts when the client leaves before its response is complete. Called once per proxied request. */
-  clientGone(c: Context): ClientGone;
+  clientGone(req: R): ClientGone;
   /** The request body as text; throws a 413 past `limitBytes`. */
-  readBody(c: Context, limitBytes: number): Promise<string>;
+  readBody(req: R, limitBytes: number): Promise<string>;
   /** A complete response. */
-  send(c: Context, head: ResponseHead, body: string | Uint8Array): Response;
+  send(req: R, head: ResponseHead, body: string | Uint8Array): Response;
   /**
    * A response whose body is the upstream body passed through `relay` as it arrives. Node resolves
    * once all is written; the client leaving stops the reading.
    */
-  stream(c: Context, head: ResponseHead, body: AsyncIterable<Uint8Array>, relay: StreamRelay): Promise<Response>;
+  stream(req: R, head: ResponseHead, body: AsyncIterable<Uint8Array>, relay: StreamRelay): Promise<Response>;
 }

@@ -1,4 +1,3 @@
-import type { Context } from 'hono';
 import { badRequest, clientClosed, unsupportedMediaType } from '../errors.js';
 import { identify } from '../sessions/identity.js';
 import type { Plan } from '../memory/manager.js';
@@ -19,10 +18,10 @@ import { SseRelay, TOOL_CALL_MARKS } from './sse.js';
 import { usageOfJson, type Usage } from './usage.js';
 import { validateBody, type RouteKind } from './validate.js';
 
-export interface ProxyDeps {
+export interface ProxyDeps<R> {
   mapper: StageMapper;
   backends: ReadonlyMap<string, Backend>;
-  platform: Platform;
+  platform: Platform<R>;
   metrics: GatewayMetrics;
   bodyLimitBytes: number;
   /** With gateway auth on, the client's Authorization is Orla's key and never goes upstream. */
@@ -43,16 +42,15 @@ export const ROUTE_PATHS: Record<RouteKind, string> = {
 const TAKES_STREAM_OPTIONS = new Set<RouteKind>(['chat', 'completions']);
 const JSON_CONTENT = /^application\/([\w.+-]+\+)?json\b/i;
 
-/** parse → identify → map → forward → relay, for one OpenAI route. */
-export function proxyRoute(kind: RouteKind, deps: ProxyDeps) {
+/** parse → identify → map → forward → relay, for one OpenAI route. Errors are thrown, for the caller to send. */
+export function proxyRoute<R>(kind: RouteKind, deps: ProxyDeps<R>) {
   const path = ROUTE_PATHS[kind];
-  return async (c: Context): Promise<Response> => {
-    const exchange = c.get('exchange') as Exchange;
+  return async (req: R, exchange: Exchange): Promise<Response> => {
     exchange.route = path;
-    const headers = deps.platform.requestHeaders(c);
+    const headers = deps.platform.requestHeaders(req);
     const contentType = headers['content-type'];
     if (typeof contentType !== 'string' || !JSON_CONTENT.test(contentType)) throw unsupportedMediaType(typeof contentType === 'string' ? contentType : undefined);
-    const text = await deps.platform.readBody(c, deps.bodyLimitBytes);
+    const text = await deps.platform.readBody(req, deps.bodyLimitBytes);
     let body: unknown;
     try {
       body = JSON.parse(text);
@@ -66,7 +64,7 @@ export function proxyRoute(kind: RouteKind, deps: ProxyDeps) {
     exchange.requestedStage = identity.stage;
     exchange.run = identity.run;
     if (Object.keys(identity.tags).length > 0) exchange.tags = identity.tags;
-    const gone = deps.platform.clientGone(c);
+    const gone = deps.platform.clientGone(req);
     // A real AbortSignal only for a mapper that asks for one (a classifier call): it costs CPU.
     const deadlineAt = identity.deadlineMs === undefined ? undefined : exchange.started + identity.deadlineMs;
     const mapped = await deps.mapper.map({ identity, body, deadlineAt, get signal() { return gone.signal; } });
@@ -110,7 +108,7 @@ export function proxyRoute(kind: RouteKind, deps: ProxyDeps) {
     if (rerouted) responseHeaders['x-orla-rerouted'] = mapped.backend;
     if (mapped.mapped?.verdict) responseHeaders['x-orla-mapped'] = mapped.mapped.verdict;
     const { requestScheduler, weight } = deps.queuePolicy(target.stage);
-    return forwardTo(c, deps, exchange, backend, {
+    return forwardTo(req, deps, exchange, backend, {
       path,
       plan,
       body,
@@ -167,7 +165,7 @@ interface Outbound {
   mappingCostUsd: number;
 }
 
-async function forwardTo(c: Context, deps: ProxyDeps, exchange: Exchange, backend: Backend, out: Outbound): Promise<Response> {
+async function forwardTo<R>(req: R, deps: ProxyDeps<R>, exchange: Exchange, backend: Backend, out: Outbound): Promise<Response> {
   const { plan } = out;
   const signal = out.ticket.signal;
   let client!: UpstreamClient;
@@ -225,7 +223,7 @@ async function forwardTo(c: Context, deps: ProxyDeps, exchange: Exchange, backen
     headers['x-orla-overhead-ms'] = orlaMs.toFixed(3);
     exchange.firstByteAt = performance.now();
     try {
-      return deps.platform.send(c, { status: upstream.status, headers }, bytes);
+      return deps.platform.send(req, { status: upstream.status, headers }, bytes);
     } finally {
       // Accounted once the response is written: the bookkeeping is off the client's path.
       settle(upstream.status, usage, toolCalls);
@@ -248,7 +246,7 @@ async function forwardTo(c: Context, deps: ProxyDeps, exchange: Exchange, backen
     },
   });
   try {
-    return await deps.platform.stream(c, { status: upstream.status, headers }, upstream.body, relay);
+    return await deps.platform.stream(req, { status: upstream.status, headers }, upstream.body, relay);
   } catch (err) {
     // The response could not even start (a header Node refuses): nothing was relayed, free it all.
     upstream.cancel();

@@ -1,6 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
-import { serve } from '@hono/node-server';
+import { createServer, type Server } from 'node:http';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { ConfigError } from '../config/load.js';
@@ -13,10 +12,11 @@ import { startSimulator } from '../simulator/index.js';
 import { createMemory } from '../memory/index.js';
 import { createApp } from './app.js';
 import { GatewayMetrics } from './metrics.js';
+import { nodeListener } from './node/listener.js';
 import { nodePlatform } from './node/platform.js';
 
 // The Node entry: in-process simulators for the backends that ask for them, undici pools for the
-// rest, and the app served by @hono/node-server.
+// rest, and the proxied routes served straight from node:http (the rest of the app through Hono).
 
 export interface RunningGateway {
   url: string;
@@ -65,11 +65,12 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     throw new ConfigError(modelProblems);
   }
   const memory = createMemory(config, backends, metrics);
-  const app = createApp({ config, backends, mapper, policies, memory: memory.manager, platform: nodePlatform, metrics, log });
+  const gateway = createApp({ config, backends, mapper, policies, memory: memory.manager, platform: nodePlatform, metrics, log });
 
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, () => resolve(s as Server));
+    const s = createServer(nodeListener(gateway, log));
     s.once('error', reject);
+    s.listen(config.server.port, config.server.host, () => resolve(s));
   }).catch(async (err: unknown) => {
     // A taken port or an unknown host: free what already started, so the process can end.
     memory.stop();

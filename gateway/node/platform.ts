@@ -8,19 +8,24 @@ import type { Platform } from '../platform.js';
 
 const HEAD_ALONE_AFTER_MS = 20;
 
-type NodeBindings = { incoming: IncomingMessage; outgoing: ServerResponse; gone?: ClientGone };
-const bindings = (c: Context) => c.env as NodeBindings;
+/** One request on Node: what node:http hands over (and, through Hono, what @hono/node-server puts in `c.env`). */
+export interface NodeRequest {
+  incoming: IncomingMessage;
+  outgoing: ServerResponse;
+  gone?: ClientGone;
+}
 
 /**
  * Node's fast path: the body is read from and written to the node:http objects directly. A Hono
  * Response built on a web ReadableStream costs about 3x the CPU per stream, and `Readable.toWeb`
  * crashes on client aborts under Node 20 (nodejs/node#54205).
  */
-export const nodePlatform: Platform = {
-  requestHeaders: (c) => bindings(c).incoming.headers,
+export const nodePlatform: Platform<NodeRequest> = {
+  fromContext: (c: Context) => c.env as NodeRequest,
 
-  clientGone(c) {
-    const env = bindings(c);
+  requestHeaders: (req) => req.incoming.headers,
+
+  clientGone(env) {
     if (!env.gone) {
       const gone = (env.gone = new ClientGone());
       const { outgoing } = env;
@@ -31,8 +36,7 @@ export const nodePlatform: Platform = {
     return env.gone;
   },
 
-  async readBody(c, limitBytes) {
-    const { incoming } = bindings(c);
+  async readBody({ incoming }, limitBytes) {
     const declared = Number(incoming.headers['content-length']);
     if (declared > limitBytes) throw payloadTooLarge(limitBytes);
     // Stream events, not an async iterator: the iterator costs more than the rest of the read.
@@ -57,9 +61,8 @@ export const nodePlatform: Platform = {
     });
   },
 
-  send(c, head, body) {
-    const { outgoing } = bindings(c);
-    if (bindings(c).gone?.aborted) outgoing.destroy(); // the client is gone: its connection is of no more use
+  send({ outgoing, gone }, head, body) {
+    if (gone?.aborted) outgoing.destroy(); // the client is gone: its connection is of no more use
     else if (!outgoing.destroyed) {
       head.headers['content-length'] = String(Buffer.byteLength(body));
       outgoing.writeHead(head.status, head.headers);
@@ -68,8 +71,8 @@ export const nodePlatform: Platform = {
     return RESPONSE_ALREADY_SENT;
   },
 
-  stream(c, head, body, relay) {
-    const { outgoing } = bindings(c);
+  stream(req, head, body, relay) {
+    const { outgoing } = req;
     outgoing.writeHead(head.status, head.headers);
     // The head normally leaves with the first chunk (one write, not two); if the engine is slow to
     // send one (queueing, a long prefill), it leaves on its own so the client learns the status.
@@ -110,7 +113,7 @@ export const nodePlatform: Platform = {
       source.on('readable', pump);
       source.once('end', () => {
         const rest = relay.end();
-        if (bindings(c).gone?.aborted) outgoing.destroy();
+        if (req.gone?.aborted) outgoing.destroy();
         else outgoing.end(rest);
         done();
       });

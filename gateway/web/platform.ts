@@ -17,7 +17,9 @@ const headersOf = new WeakMap<Context, HeaderValues>();
 const goneOf = new WeakMap<Context, ClientGone>();
 
 /** Web-standard runtimes (Workers, Deno, Bun): Request in, Response out. */
-export const webPlatform: Platform = {
+export const webPlatform: Platform<Context> = {
+  fromContext: (c) => c,
+
   requestHeaders(c) {
     let headers = headersOf.get(c);
     if (!headers) {

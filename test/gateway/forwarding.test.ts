@@ -142,6 +142,14 @@ describe('what the engine receives', () => {
     expect(responses.map((r) => [r.status, r.headers.get('x-request-id')])).toEqual([
       [200, 'req-every'], [200, 'req-every'], [200, 'req-every'], [404, 'req-every'], [200, 'req-every'], [400, 'req-every'],
     ]);
+    // Node serves the proxied routes without Hono; what falls outside them is still Hono's to answer.
+    const edges = await Promise.all([
+      post('/v1/chat/completions?api-version=1', { model: 'x', messages }),
+      post('/v1/chat/completions/', { model: 'x', messages }),
+      fetch(`${gateway.url}/v1/chat/completions`),
+    ]);
+    expect(edges.map((r) => r.status)).toEqual([200, 404, 404]);
+    expect((await edges[1]!.json()).error.code).toBe('unknown_route');
     const fresh = await fetch(`${gateway.url}/health`, { headers: { 'x-request-id': 'bad id with spaces' } });
     expect(fresh.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });

@@ -49,7 +49,7 @@ const engine = setupServer(
   }),
 );
 
-let app: ReturnType<typeof createApp>;
+let app: { fetch(request: Request): Response | Promise<Response> };
 let metrics: GatewayMetrics;
 
 beforeAll(async () => {
@@ -62,7 +62,7 @@ beforeAll(async () => {
   metrics = new GatewayMetrics();
   const backends = createBackends(config, (_n, b) => b.urls!, (url, t) => new FetchUpstream(url, t), policies, metrics);
   const memory = createMemory(config, backends).manager;
-  app = createApp({ config, backends, mapper: new ExplicitMapper(config.stages), policies, memory, platform: webPlatform, metrics, log: pino({ level: 'silent' }) });
+  app = createApp({ config, backends, mapper: new ExplicitMapper(config.stages), policies, memory, platform: webPlatform, metrics, log: pino({ level: 'silent' }) }).app;
 });
 afterAll(() => engine.close());
 
