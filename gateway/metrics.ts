@@ -100,7 +100,7 @@ export class GatewayMetrics implements MapperObserver, RoutingObserver, MemoryOb
   });
   private readonly queueWait = new BoundHistogram(
     'orla_queue_wait_seconds',
-    'Time from arrival in a backend\'s queue to dispatch, by backend.',
+    'Time from arrival in a backend\'s queue to dispatch.',
     [0, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     this.registry,
   );
