@@ -25,15 +25,15 @@ export const nodePlatform: Platform<NodeRequest> = {
 
   requestHeaders: (req) => req.incoming.headers,
 
-  clientGone(env) {
-    if (!env.gone) {
-      const gone = (env.gone = new ClientGone());
-      const { outgoing } = env;
+  clientGone(req) {
+    if (!req.gone) {
+      const gone = (req.gone = new ClientGone());
+      const { outgoing } = req;
       outgoing.once('close', () => {
         if (!outgoing.writableFinished) gone.abort();
       });
     }
-    return env.gone;
+    return req.gone;
   },
 
   async readBody({ incoming }, limitBytes) {
