@@ -1,6 +1,7 @@
 import type { Config } from '../config/schema.js';
 import type { Backend, Replica } from '../routing/backends.js';
 import type { Identity } from '../sessions/identity.js';
+import { Ledger } from './ledger.js';
 import { byPromptOpening } from './placement.js';
 import { addUnique, recordAction, type CacheActionRecord, type RunRecord, type SessionStore } from '../sessions/runs.js';
 import { cachePolicy } from './policies/index.js';
@@ -46,12 +47,7 @@ export interface CallResult {
 export class MemoryManager {
   readonly policy: CachePolicy;
   readonly toolWait = new ToolWaitEstimate();
-  /** Per replica URL, the runs the ledger says have tokens cached there (records, not ids: a run id
-   * that comes back after its idle TTL is a new record, and the old one's late release must not
-   * touch it). */
-  private readonly cachedRuns = new Map<string, Set<RunRecord>>();
-  /** Runs the store has dropped: a call of theirs still in flight must not put them back in the ledger. */
-  private readonly dropped = new WeakSet<RunRecord>();
+  private readonly ledger = new Ledger();
   private readonly stageHints: Map<string, 'preserve' | 'flush' | 'auto'>;
   private readonly affinityOn: boolean;
 
@@ -181,10 +177,7 @@ export class MemoryManager {
     run.completionTokens += result.completionTokens;
     run.costUsd += result.costUsd;
     const tokens = result.promptTokens + result.completionTokens;
-    // A run the store dropped while this call ran is in no ledger any more: nothing would ever take
-    // it out again (and it would block global flushes on the replica for good).
-    if (this.dropped.has(run)) run.resident[result.replica.url] = tokens;
-    else this.setResident(run, result.replica.url, tokens);
+    this.ledger.setResident(run, result.replica.url, tokens);
     if (tokens > 0) addUnique((run.unreleased[backend.name] ??= []), result.replica.url);
     run.waitingOnTool = result.toolCalls;
     if (result.toolCalls) run.toolWaitSince = now;
@@ -235,9 +228,8 @@ export class MemoryManager {
   /** The store dropped a run (idle past the TTL, or evicted for room): release what it held. */
   expired(run: RunRecord, why: 'idle' | 'evicted'): void {
     this.observer.runEnded?.(why);
-    this.dropped.add(run);
+    this.ledger.drop(run);
     if (run.completedAt === undefined) this.finish(run, why);
-    for (const runs of this.cachedRuns.values()) runs.delete(run); // it is gone from the store
   }
 
   /**
@@ -251,16 +243,15 @@ export class MemoryManager {
     if (!adapter) return;
     // A dropped run whose id is live again as a new record: engines know runs by id, so this release
     // would free the new run's slot or sessions. Only the old record's own count goes.
-    const successor = this.dropped.has(run) ? this.store.peek(run.id) : undefined;
+    const successor = this.ledger.isDropped(run) ? this.store.peek(run.id) : undefined;
     if (successor !== undefined && successor !== run) {
-      run.resident[replica.url] = 0;
+      this.ledger.setResident(run, replica.url, 0);
       this.record(run, backend, replica.url, { action: 'release', result: 'skipped', detail: 'a newer run with this id is live' }, reason);
       return;
     }
-    const cached = this.cachedRuns.get(replica.url);
     const context: ReleaseContext = {
       othersInFlight: replica.inFlight > 0,
-      othersCached: cached !== undefined && cached.size > (cached.has(run) ? 1 : 0),
+      othersCached: this.ledger.othersOn(replica.url, run),
       underPressure,
     };
     if (!landed && (run.resident[replica.url] ?? 0) === 0) context.onlyTagged = true;
@@ -270,25 +261,13 @@ export class MemoryManager {
     } catch (err) {
       outcome = { action: 'release', result: 'failed', detail: (err as Error).message };
     }
-    if (outcome.result === 'ok') {
-      // A dropped run is in no ledger (and a newer record may use its id): only its own count changes.
-      if (this.dropped.has(run)) run.resident[replica.url] = 0;
-      else this.setResident(run, replica.url, 0);
-    }
+    if (outcome.result === 'ok') this.ledger.setResident(run, replica.url, 0);
     this.record(run, backend, replica.url, outcome, reason);
   }
 
   /** Runs the ledger holds on a replica (for the pressure rule). */
   runsCachedOn(replica: string): RunRecord[] {
-    return [...(this.cachedRuns.get(replica) ?? [])];
-  }
-
-  private setResident(run: RunRecord, replica: string, tokens: number): void {
-    run.resident[replica] = tokens;
-    let runs = this.cachedRuns.get(replica);
-    if (!runs) this.cachedRuns.set(replica, (runs = new Set()));
-    if (tokens > 0) runs.add(run);
-    else runs.delete(run);
+    return this.ledger.runsOn(replica);
   }
 
   /** Releases everything the run may hold: every replica it was tagged on or left tokens on. */
