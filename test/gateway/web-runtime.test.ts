@@ -106,4 +106,26 @@ describe('the gateway on the Web-standard path', () => {
     expect(res.status).toBe(400);
     expect((await res.json()).error.code).toBe('invalid_json');
   });
+
+  it('asks for the gateway key on the proxied routes and the others alike, and answers with the request id', async () => {
+    const config = validateConfig({
+      server: { api_keys: ['sk-orla'] },
+      backends: { main: { engine: 'openai', urls: ['http://engine.test/v1'] } },
+      stages: { default: { backend: 'main', model: 'gpt-x' } },
+    });
+    const policies = await loadPolicies(config, '.');
+    const backends = createBackends(config, (_n, b) => b.urls!, (url, t) => new FetchUpstream(url, t), policies, new GatewayMetrics());
+    const guarded = createApp({ config, backends, mapper: new ExplicitMapper(config.stages), policies, memory: createMemory(config, backends).manager, platform: webPlatform, metrics: new GatewayMetrics(), log: pino({ level: 'silent' }) }).app;
+    const chat = (headers: Record<string, string>) =>
+      guarded.fetch(new Request('http://orla.test/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'req-web', ...headers }, body: JSON.stringify({ model: 'any', messages: [{ role: 'user', content: 'hi' }] }) }));
+    const [none, wrong, right, models] = await Promise.all([
+      chat({}),
+      chat({ authorization: 'Bearer sk-wrong' }),
+      chat({ authorization: 'Bearer sk-orla' }),
+      guarded.fetch(new Request('http://orla.test/v1/models')),
+    ]);
+    expect([none, wrong, right, models].map((r) => r.status)).toEqual([401, 401, 200, 401]);
+    expect([none, right].map((r) => r.headers.get('x-request-id'))).toEqual(['req-web', 'req-web']);
+    expect(received.at(-1)!.headers.get('authorization')).toBeNull(); // the gateway key never goes upstream
+  });
 });
