@@ -28,10 +28,7 @@ export class Exchange {
   /** Output stopped for good (a stall or cut fault, or the client left). */
   private silenced = false;
   private corked = false;
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.res.uncork();
-  };
+  private readonly flushBound = (): void => this.flush();
 
   constructor(
     private readonly endpoint: Endpoint,
@@ -94,6 +91,7 @@ export class Exchange {
     }
     if (this.stream) {
       if (this.includeUsage) this.write(this.chunks.usage(result));
+      this.flush();
       this.res.end(SSE_DONE);
       return;
     }
@@ -109,13 +107,24 @@ export class Exchange {
     if (!this.corked) {
       this.corked = true;
       this.res.cork();
-      process.nextTick(this.uncork);
+      process.nextTick(this.flushBound);
     }
     this.res.write(chunk);
   }
 
+  /**
+   * Sends what the cork holds now. Node 22 and later no longer flush a corked response's body on
+   * `end()` (or before `destroySoon()`): ending while corked lost every chunk of the step.
+   */
+  private flush(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.res.uncork();
+  }
+
   private cut(): void {
     this.silenced = true;
+    this.flush();
     // destroySoon: the chunks already written reach the client first, then the connection drops
     // (no terminating chunk, so the client sees a broken response).
     const socket = this.res.socket;
