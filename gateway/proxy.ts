@@ -1,4 +1,4 @@
-import { badRequest, clientClosed, unsupportedMediaType } from '../errors.js';
+import { asOrlaError, badRequest, clientClosed, unsupportedMediaType, type OrlaError } from '../errors.js';
 import { identify } from '../sessions/identity.js';
 import type { Plan } from '../memory/manager.js';
 import type { MemoryManager } from '../memory/manager.js';
@@ -14,7 +14,8 @@ import type { Exchange } from './exchange.js';
 import { addReturnedHeaders, splitRequestHeaders } from './headers.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Platform, ResponseHead } from './platform.js';
-import { SseRelay, TOOL_CALL_MARKS } from './sse.js';
+import { inEnvelope, streamError } from './engine-error.js';
+import { calledTools, SseRelay } from './sse.js';
 import { usageOfJson, type Usage } from './usage.js';
 import { validateBody, type RouteKind } from './validate.js';
 
@@ -170,21 +171,26 @@ async function forwardTo<R>(req: R, deps: ProxyDeps<R>, exchange: Exchange, back
   const signal = out.ticket.signal;
   let client!: UpstreamClient;
   let sentAt = 0;
+  let serialized: string | undefined;
   let dispatched: Awaited<ReturnType<typeof dispatch>>;
   try {
     dispatched = await dispatch(backend, out.ticket, (replica) => {
       client = replica.client;
-      if (plan) deps.memory.tag(plan, replica, out.body, out.headers);
+      const { body, headers } = plan ? deps.memory.tag(plan, replica, out.body, out.headers) : out;
+      const text = body === out.body ? (serialized ??= JSON.stringify(body)) : JSON.stringify(body);
       sentAt = performance.now();
-      return client.request({ method: 'POST', path: out.path, headers: out.headers, body: JSON.stringify(out.body), signal });
+      return { method: 'POST', path: out.path, headers, body: text, signal };
     });
   } catch (err) {
-    if (plan) deps.memory.completed(plan, undefined);
+    if (plan) deps.memory.completed(plan, undefined, failureOf(asOrlaError(err)));
     throw err;
   }
   const { lease, response: upstream } = dispatched;
-  /** Frees the slot and accounts the call. A 5xx counts against the replica's circuit; 'neutral' (the client left, or Orla could not write the response) does not. */
-  const settle = (status: number | 'neutral', usage?: Usage, toolCalls = false) => {
+  /**
+   * Frees the slot and accounts the call. A 5xx counts against the replica's circuit; 'neutral' (the
+   * client left, or Orla could not write the response) does not. `error` says why a call failed.
+   */
+  const settle = (status: number | 'neutral', usage?: Usage, toolCalls = false, error?: string) => {
     const ok = status !== 'neutral' && status < 400;
     exchange.costUsd ??= usage ? costOf(usage, backend.config.price) : undefined;
     lease.release(status === 'neutral' ? 'neutral' : status >= 500 ? 'failure' : 'success', usage ? usage.promptTokens + usage.completionTokens : undefined);
@@ -196,7 +202,7 @@ async function forwardTo<R>(req: R, deps: ProxyDeps<R>, exchange: Exchange, back
       completionTokens: usage?.completionTokens ?? 0,
       costUsd: (exchange.costUsd ?? 0) + out.mappingCostUsd,
       toolCalls,
-    } : undefined);
+    } : undefined, ok || status === 'neutral' ? undefined : { status, message: error ?? `the engine answered ${status}` });
   };
   const respondedAt = performance.now();
   const orlaMs = sentAt - exchange.started - lease.queueMs; // parse, map, queue bookkeeping; not the wait
@@ -210,12 +216,19 @@ async function forwardTo<R>(req: R, deps: ProxyDeps<R>, exchange: Exchange, back
       const body = await upstream.readAll();
       bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     } catch (err) {
-      settle(signal.aborted ? 'neutral' : 502);
-      throw signal.aborted ? clientClosed() : client.describeError(err, backend.name);
+      const error = signal.aborted ? clientClosed() : client.describeError(err, backend.name);
+      settle(signal.aborted ? 'neutral' : error.status, undefined, false, error.message);
+      throw error;
     }
-    const text = upstream.status < 300 ? bytes.toString('utf8') : '';
-    const usage = upstream.status < 300 ? usageOfJson(text) : undefined;
-    const toolCalls = TOOL_CALL_MARKS.some((mark) => text.includes(mark));
+    const text = bytes.toString('utf8');
+    const ok = upstream.status < 300;
+    const usage = ok ? usageOfJson(text) : undefined;
+    const toolCalls = ok && calledTools(text);
+    const envelope = upstream.status >= 400 ? inEnvelope(upstream.status, text, backend.name) : undefined;
+    if (envelope !== undefined) {
+      bytes = Buffer.from(envelope);
+      headers['content-type'] = 'application/json';
+    }
     if (plan) headers['x-orla-cache'] = deps.memory.header(plan, lease.replica, toolCalls);
     exchange.costUsd = usage ? costOf(usage, backend.config.price) : undefined;
     headers['x-orla-cost-usd'] = formatUsd((exchange.costUsd ?? 0) + out.mappingCostUsd);
@@ -236,12 +249,14 @@ async function forwardTo<R>(req: R, deps: ProxyDeps<R>, exchange: Exchange, back
   headers['x-orla-overhead-ms'] = exchange.overheadMs.toFixed(3);
   const relay = new SseRelay({
     stripUsageChunk: out.stripUsageChunk,
+    responses: out.path === ROUTE_PATHS.responses,
     describeError: (err) => client.describeError(err, backend.name),
+    describeStreamError: (event) => streamError(event, backend.name),
     clientGone: () => signal.aborted,
     onFirstChunk: () => (exchange.firstByteAt = performance.now()),
     onEnd: (outcome) => {
       const status = outcome.clientGone ? 499 : outcome.error?.status ?? upstream.status;
-      settle(outcome.clientGone ? 'neutral' : status, outcome.usage, outcome.toolCalls);
+      settle(outcome.clientGone ? 'neutral' : status, outcome.usage, outcome.toolCalls, outcome.error?.message);
       exchange.finish(status, outcome.usage, outcome.error?.message);
     },
   });
@@ -254,3 +269,6 @@ async function forwardTo<R>(req: R, deps: ProxyDeps<R>, exchange: Exchange, back
     throw err;
   }
 }
+
+/** What the run record keeps of a failed call; a client that left is no failure. */
+const failureOf = (error: OrlaError) => (error.status === 499 ? undefined : { status: error.status, message: error.message });

@@ -1,23 +1,37 @@
 import { Buffer } from 'node:buffer';
 import type { OrlaError } from '../errors.js';
+import { STREAM_ERROR_MARKS } from './engine-error.js';
 import { usageOfJson, type Usage } from './usage.js';
 
-// Relays an engine's SSE stream to the client as it arrives, reading the usage on the way. It is a
-// synchronous transform: the platform moves the bytes (Node with stream events, no promise per
-// chunk). Chunks are forwarded at event boundaries: engines write one event per chunk, so nothing
-// waits, and an event is never cut in two (which would make a later error event unparsable).
+// Relays an engine's SSE stream to the client as it arrives, reading the usage, tool calls and any
+// error event on the way. It is a synchronous transform: the platform moves the bytes (Node with
+// stream events, no promise per chunk). Chunks are forwarded at event boundaries: engines write one
+// event per chunk, so nothing waits, and an event is never cut in two (which would make a later error
+// event unparsable). Its work is linear in the bytes relayed: each byte is scanned for a boundary
+// once, also when one huge event arrives in many chunks.
 
 const USAGE_KEY = Buffer.from('"usage":');
+const USAGE_OBJECT = Buffer.from('"usage":{');
 /**
  * A completion that called tools: its finish reason says so, or (a forced `tool_choice`, where vLLM
- * and OpenAI finish with "stop") its message or last delta carries a non-empty `tool_calls`.
+ * and OpenAI finish with "stop") its message or last delta carries a non-empty `tool_calls`; on the
+ * Responses API, an output item of type `function_call`.
  */
-export const TOOL_CALL_MARKS = ['"finish_reason":"tool_calls"', '"tool_calls":[{'] as const;
-const TOOL_CALL_BYTES = TOOL_CALL_MARKS.map((mark) => Buffer.from(mark));
+export const TOOL_CALL_MARKS = ['"finish_reason":"tool_calls"', '"tool_calls":[{', '"type":"function_call"'] as const;
+/** TOOL_CALL_MARKS with the spaces a pretty-printing API (OpenAI's) puts in them. */
+const TOOL_CALLS_SPACED = /"finish_reason"\s*:\s*"tool_calls"|"tool_calls"\s*:\s*\[\s*\{|"type"\s*:\s*"function_call"/;
+/** Whether a whole (non-streamed) response called tools. */
+export const calledTools = (json: string): boolean => TOOL_CALLS_SPACED.test(json);
+const CHAT_TOOL_CALLS = TOOL_CALL_MARKS.slice(0, 2).map((mark) => Buffer.from(mark));
+const FUNCTION_CALL = Buffer.from(TOOL_CALL_MARKS[2]);
+const CHAT_ERROR = Buffer.from(STREAM_ERROR_MARKS[0]);
+const RESPONSES_ERRORS = STREAM_ERROR_MARKS.map((mark) => Buffer.from(mark));
 const EVENT_END = Buffer.from('\n\n');
 /** A usage-only chunk (OpenAI's `stream_options.include_usage` form): no choices. */
 const USAGE_ONLY = /"choices"\s*:\s*\[\s*\]/;
 const LF = 10;
+/** The longest event boundary is `\r\n\r\n`: a boundary split across chunks starts in the carry's last 3 bytes. */
+const BOUNDARY_OVERLAP = 3;
 
 /** What a platform drives while streaming a response body. */
 export interface StreamRelay {
@@ -32,12 +46,16 @@ export interface StreamRelay {
 export interface RelayOptions {
   /** Drop the usage-only chunk (`choices: []`): Orla asked for it, the client did not. */
   stripUsageChunk: boolean;
+  /** The Responses API's events (a `response.completed` with the usage, `function_call` items), not chat chunks. */
+  responses?: boolean;
   /** Called once, before the first chunk goes out. */
   onFirstChunk(): void;
   /** Called once when the stream ends for any reason, just after the last bytes are handed over. */
   onEnd(outcome: RelayOutcome): void;
   /** Turns a failure while reading the engine's body into the error the client sees. */
   describeError(err: unknown): OrlaError;
+  /** Turns an error event the engine wrote into the stream into the error the call failed with. */
+  describeStreamError(event: string): OrlaError;
   /** Whether the client has gone (then a failure is not reported to it). */
   clientGone(): boolean;
 }
@@ -46,34 +64,35 @@ export interface RelayOutcome {
   usage: Usage | undefined;
   /** The stream finished with tool calls: the agent is now running a tool. */
   toolCalls: boolean;
+  /** Reading the stream failed, or the engine wrote an error event into it (relayed as it was). */
   error: OrlaError | undefined;
   clientGone: boolean;
 }
 
 export class SseRelay implements StreamRelay {
-  private carry: Buffer | undefined;
+  /** The start of an incomplete event, in the pieces it arrived in. */
+  private carry: Buffer[] = [];
+  private carried = 0;
   private started = false;
   private ended = false;
   private usage: Usage | undefined;
-  /** The last two pieces of events: the finish chunk is among them (then maybe usage, then [DONE]). */
+  private toolCalls = false;
+  private engineError: OrlaError | undefined;
+  /** The last two batches of events: the finish chunk is among them (then maybe usage, then [DONE]). */
   private last: Buffer | undefined;
   private beforeLast: Buffer | undefined;
 
   constructor(private readonly options: RelayOptions) {}
 
   push(chunk: Uint8Array): Uint8Array | undefined {
-    const bytes = this.carry ? Buffer.concat([this.carry, chunk]) : asBuffer(chunk);
-    const end = eventsEnd(bytes);
-    if (end === 0) {
-      this.carry = bytes;
-      return undefined;
-    }
-    this.carry = end < bytes.length ? bytes.subarray(end) : undefined;
-    const events = end < bytes.length ? bytes.subarray(0, end) : bytes;
+    const events = this.completeEvents(asBuffer(chunk));
+    if (!events) return undefined;
     if (!this.started) {
       this.started = true;
       this.options.onFirstChunk();
     }
+    if (this.options.responses) return this.inspectResponses(events);
+    if (!this.engineError && events.includes(CHAT_ERROR)) this.readError(events, CHAT_ERROR);
     this.beforeLast = this.last;
     this.last = events;
     return hasUsage(events) ? this.takeUsage(events) : events;
@@ -81,7 +100,7 @@ export class SseRelay implements StreamRelay {
 
   end(): Uint8Array | undefined {
     this.finish(undefined);
-    return this.carry;
+    return this.carried === 0 ? undefined : Buffer.concat(this.carry, this.carried);
   }
 
   fail(err: unknown): Uint8Array | undefined {
@@ -96,14 +115,62 @@ export class SseRelay implements StreamRelay {
     return Buffer.from(`data: ${error.body()}\n\n`);
   }
 
+  /** The carry and the chunk up to its last event boundary; undefined while no event is complete. */
+  private completeEvents(chunk: Buffer): Buffer | undefined {
+    if (this.carried === 0) {
+      const end = eventsEnd(chunk);
+      if (end < chunk.length) this.hold(chunk.subarray(end));
+      return end === 0 ? undefined : end === chunk.length ? chunk : chunk.subarray(0, end);
+    }
+    const overlap = Math.min(BOUNDARY_OVERLAP, this.carried);
+    const end = eventsEnd(Buffer.concat([this.carryTail(overlap), chunk])) - overlap;
+    if (end <= 0) {
+      this.hold(chunk);
+      return undefined;
+    }
+    const events = Buffer.concat([...this.carry, chunk.subarray(0, end)], this.carried + end);
+    this.carry = [];
+    this.carried = 0;
+    if (end < chunk.length) this.hold(chunk.subarray(end));
+    return events;
+  }
+
+  private hold(piece: Buffer): void {
+    this.carry.push(piece);
+    this.carried += piece.length;
+  }
+
+  /** The carry's last `n` bytes. */
+  private carryTail(n: number): Buffer {
+    const parts: Buffer[] = [];
+    for (let i = this.carry.length - 1, need = n; need > 0; i--) {
+      const piece = this.carry[i]!;
+      parts.unshift(piece.subarray(Math.max(0, piece.length - need)));
+      need -= piece.length;
+    }
+    return Buffer.concat(parts, n);
+  }
+
+  /** The Responses API: a `function_call` item anywhere, the usage in `response.completed`. */
+  private inspectResponses(events: Buffer): Buffer {
+    if (!this.engineError) for (const mark of RESPONSES_ERRORS) if (events.includes(mark)) this.readError(events, mark);
+    if (!this.toolCalls && events.includes(FUNCTION_CALL)) this.toolCalls = true;
+    if (events.includes(USAGE_OBJECT)) this.usage = usageOfJson(eventAround(events, events.lastIndexOf(USAGE_OBJECT))) ?? this.usage;
+    return events;
+  }
+
+  private readError(events: Buffer, mark: Buffer): void {
+    this.engineError = this.options.describeStreamError(eventAround(events, events.indexOf(mark)));
+  }
+
   private finish(error: OrlaError | undefined): void {
     if (this.ended) return;
     this.ended = true;
     // The finish reason and the last tool-call delta are in the last events: only the tail is searched.
-    const toolCalls = [this.beforeLast, this.last].some(
-      (b) => b !== undefined && TOOL_CALL_BYTES.some((mark) => b.includes(mark, Math.max(0, b.length - TAIL_BYTES))),
-    );
-    const outcome = { usage: this.usage, toolCalls, error, clientGone: this.options.clientGone() };
+    const toolCalls =
+      this.toolCalls ||
+      [this.beforeLast, this.last].some((b) => b !== undefined && CHAT_TOOL_CALLS.some((mark) => b.includes(mark, Math.max(0, b.length - TAIL_BYTES))));
+    const outcome = { usage: this.usage, toolCalls, error: this.engineError ?? error, clientGone: this.options.clientGone() };
     // Accounted once the caller has written the last bytes: the bookkeeping is off the client's path.
     queueMicrotask(() => this.options.onEnd(outcome));
   }
@@ -114,10 +181,7 @@ export class SseRelay implements StreamRelay {
    */
   private takeUsage(events: Buffer): Buffer {
     const at = events.lastIndexOf(USAGE_KEY); // usage is the last event's (hasUsage found it)
-    const previousEnd = events.lastIndexOf(EVENT_END, at);
-    const start = previousEnd < 0 ? 0 : previousEnd + 2;
-    const next = events.indexOf(EVENT_END, at);
-    const end = next < 0 ? events.length : next + 2;
+    const { start, end } = eventBounds(events, at);
     const event = events.toString('utf8', start, end);
     const usage = usageOfJson(event); // the usage object alone, not the whole event
     if (usage) this.usage = usage;
@@ -128,6 +192,18 @@ export class SseRelay implements StreamRelay {
 }
 
 const asBuffer = (chunk: Uint8Array) => (Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+
+/** Where the event holding byte `at` starts and ends (its blank line included). */
+function eventBounds(events: Buffer, at: number): { start: number; end: number } {
+  const previousEnd = events.lastIndexOf(EVENT_END, at);
+  const next = events.indexOf(EVENT_END, at);
+  return { start: previousEnd < 0 ? 0 : previousEnd + 2, end: next < 0 ? events.length : next + 2 };
+}
+
+function eventAround(events: Buffer, at: number): string {
+  const { start, end } = eventBounds(events, at);
+  return events.toString('utf8', start, end);
+}
 
 /** Where the last complete event ends (0: none yet). Engines frame with "\n\n"; the SSE spec also allows CRLF. */
 function eventsEnd(bytes: Buffer): number {
@@ -160,4 +236,3 @@ function hasUsage(events: Buffer): boolean {
   }
   return false;
 }
-

@@ -35,6 +35,9 @@ export function validateBody(kind: RouteKind, body: unknown): asserts body is Re
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw badRequest('request body must be a JSON object', null, 'invalid_body');
   }
+  if (deeperThan(body, MAX_DEPTH)) {
+    throw badRequest(`request body is nested deeper than ${MAX_DEPTH} levels of objects and arrays`, null, 'body_too_deep');
+  }
   if (passes(kind, body as Record<string, unknown>)) return;
   const result = schemas[kind].safeParse(body);
   if (result.success) return;
@@ -45,6 +48,25 @@ export function validateBody(kind: RouteKind, body: unknown): asserts body is Re
   );
   const why = issue.message.replace(/^Invalid input: /, '');
   throw badRequest(`${param}: ${/received undefined$/.test(why) ? 'is required' : why}`, param || null);
+}
+
+/**
+ * How deep a body may nest. A body nested thousands deep parses, but cannot be serialised again (the
+ * stack runs out) nor read by a Python engine (its recursion limit): such a body is refused here, so
+ * it never becomes an engine's failure that counts against a replica. Tool schemas use a few dozen.
+ */
+export const MAX_DEPTH = 128;
+
+/** Whether `value` nests objects and arrays more than `limit` deep; stops at the first branch that does. */
+function deeperThan(value: unknown, limit: number): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (limit === 0) return true;
+  if (Array.isArray(value)) {
+    for (const item of value) if (deeperThan(item, limit - 1)) return true;
+    return false;
+  }
+  for (const key in value) if (deeperThan((value as Record<string, unknown>)[key], limit - 1)) return true;
+  return false;
 }
 
 // The schemas' rules by hand, strictly no looser: `passes` may send a good body on to zod, never let

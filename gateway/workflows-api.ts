@@ -35,6 +35,7 @@ function summary(run: RunRecord) {
     completed_at: run.completedAt === undefined ? null : iso(run.completedAt),
     completed_by: run.completedBy ?? null,
     calls: run.calls,
+    failed_calls: run.failedCalls,
     stages: run.stages,
     tokens: { prompt: run.promptTokens, cached: run.cachedTokens, completion: run.completionTokens },
     cost_usd: run.costUsd,
@@ -51,6 +52,7 @@ function detail(run: RunRecord) {
     context_growth: run.contextGrowth,
     resident_tokens: run.resident,
     cache_actions: run.cacheActions.map((a) => ({ ...a, at: iso(a.at) })),
+    last_error: run.lastError ? { ...run.lastError, at: iso(run.lastError.at) } : null,
   };
 }
 

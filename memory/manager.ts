@@ -117,15 +117,18 @@ export class MemoryManager {
   }
 
   /**
-   * Makes the run's cache addressable on the replica it got (session id, slot). Called per dispatch
-   * attempt: an attempt that fails or is retried elsewhere leaves the adapter's session or slot
-   * assignment there too, so the replica joins what the run's release must cover.
+   * Makes the run's cache addressable on the replica it got (session id, slot), on copies of the
+   * request's body and headers: each dispatch attempt is tagged for its own replica. An attempt that
+   * fails or is retried elsewhere leaves the adapter's session or slot assignment there too, so the
+   * replica joins what the run's release must cover.
    */
-  tag(plan: Plan, replica: Replica, body: Record<string, unknown>, headers: Record<string, string>): void {
+  tag<B extends Record<string, unknown>>(plan: Plan, replica: Replica, body: B, headers: Record<string, string>): { body: B; headers: Record<string, string> } {
     const adapter = this.adapters.get(plan.backend.name);
-    if (!adapter?.tagRequest) return;
-    adapter.tagRequest(plan.run.id, replica.url, body, headers);
+    if (!adapter?.tagRequest) return { body, headers };
+    const tagged = { body: { ...body }, headers: { ...headers } };
+    adapter.tagRequest(plan.run.id, replica.url, tagged.body, tagged.headers);
     addUnique((plan.run.unreleased[plan.backend.name] ??= []), replica.url);
+    return tagged;
   }
 
   /**
@@ -142,10 +145,17 @@ export class MemoryManager {
     return value;
   }
 
-  /** The call is over; `result` is absent when it failed or the client left (nothing to account). */
-  completed(plan: Plan, result: CallResult | undefined): void {
+  /**
+   * The call is over; `result` is absent when it failed or the client left (nothing to account),
+   * `failure` says why it failed.
+   */
+  completed(plan: Plan, result: CallResult | undefined, failure?: { status: number; message: string }): void {
     const { run, backend } = plan;
     const now = Date.now();
+    if (failure) {
+      run.failedCalls++;
+      run.lastError = { at: now, stage: plan.stage, backend: backend.name, ...failure };
+    }
     run.inFlight = Math.max(0, run.inFlight - 1);
     const onBackend = (run.inFlightOn[backend.name] ?? 1) - 1;
     if (onBackend > 0) run.inFlightOn[backend.name] = onBackend;

@@ -2,7 +2,7 @@ import { clientClosed } from '../errors.js';
 import type { Backend, Lease, Ticket } from './backends.js';
 import type { Replica } from './backends.js';
 import type { AbortLike } from './cancel.js';
-import type { UpstreamResponse } from './upstream/types.js';
+import type { UpstreamRequest, UpstreamResponse } from './upstream/types.js';
 
 /** Statuses worth another try elsewhere: the engine is overloaded or a proxy in front of it failed. */
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
@@ -18,15 +18,24 @@ export interface Dispatched {
 /**
  * Waits for a slot, sends, and on a connect error or a retryable status tries again (backoff, another
  * replica if one is free), all before any byte has reached the client. The lease is the caller's
- * to release once the response is complete.
+ * to release once the response is complete. `prepare` builds each attempt's request for the replica
+ * it got: what it throws is Orla's (or the client's) failure, never the replica's, so it frees the
+ * slot without counting against the circuit.
  */
-export async function dispatch(backend: Backend, ticket: Ticket, send: (replica: Replica) => Promise<UpstreamResponse>): Promise<Dispatched> {
+export async function dispatch(backend: Backend, ticket: Ticket, prepare: (replica: Replica) => UpstreamRequest): Promise<Dispatched> {
   const { attempts: retries, backoff_ms: backoffMs } = backend.config.retries;
   for (let attempt = 0; ; attempt++) {
     const lease = await backend.acquire(attempt === 0 ? ticket : { ...ticket, deadlineMs: undefined });
+    let request: UpstreamRequest;
+    try {
+      request = prepare(lease.replica);
+    } catch (err) {
+      lease.release('neutral');
+      throw err;
+    }
     let response: UpstreamResponse;
     try {
-      response = await send(lease.replica);
+      response = await lease.replica.client.request(request);
     } catch (err) {
       if (ticket.signal?.aborted) {
         lease.release('neutral');

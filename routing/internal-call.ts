@@ -39,9 +39,7 @@ export async function callBackend(backend: Backend, call: InternalCall): Promise
   if (backend.config.api_key) headers.authorization = `Bearer ${backend.config.api_key}`;
   const body = JSON.stringify(call.body);
   try {
-    const { lease, response } = await dispatch(backend, { ...call.ticket, signal }, (replica) =>
-      replica.client.request({ method: 'POST', path: call.path, headers, body, signal }),
-    );
+    const { lease, response } = await dispatch(backend, { ...call.ticket, signal }, () => ({ method: 'POST', path: call.path, headers, body, signal }));
     let text: string;
     try {
       text = new TextDecoder().decode(await response.readAll());

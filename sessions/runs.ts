@@ -26,6 +26,9 @@ export interface RunRecord {
   backends: string[];
   replicas: string[];
   calls: number;
+  /** Calls that failed (the engine's error, a timeout, a rejection; not a client that left). */
+  failedCalls: number;
+  lastError?: { at: number; stage: string; backend: string; status: number; message: string };
   inFlight: number;
   lastBackend?: string;
   lastReplica?: string;
@@ -120,7 +123,7 @@ export class MemorySessionStore implements SessionStore {
     let record = this.runs.get(run);
     if (!record) {
       record = {
-        id: run, inferred, startedAt: now, lastActivity: now, stages: [], backends: [], replicas: [], calls: 0, inFlight: 0,
+        id: run, inferred, startedAt: now, lastActivity: now, stages: [], backends: [], replicas: [], calls: 0, failedCalls: 0, inFlight: 0,
         contextTokens: 0, contextGrowth: 0, resident: {}, promptTokens: 0, cachedTokens: 0, completionTokens: 0, costUsd: 0,
         waitingOnTool: false, inFlightOn: {}, unreleased: {}, deferredFlush: {}, cacheActions: [],
       };

@@ -99,9 +99,7 @@ async function complete(
   const backend = backends.get(target.backend)!;
   const text = JSON.stringify(body);
   const ticket = { stage: target.stage, run: identity.run, priority: 0, promptTokens: Math.ceil(text.length / 4), requestScheduler, weight: 1 };
-  const { lease, response } = await dispatch(backend, ticket, (replica) =>
-    replica.client.request({ method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, body: text }),
-  );
+  const { lease, response } = await dispatch(backend, ticket, () => ({ method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, body: text }));
   const answer = JSON.parse(new TextDecoder().decode(await response.readAll())) as { usage?: Record<string, any> };
   const usage: TokenUsage = {
     promptTokens: answer.usage?.prompt_tokens ?? 0,

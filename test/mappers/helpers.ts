@@ -135,9 +135,7 @@ export async function serve(world: World, call: Call): Promise<{ target: Target;
   const backend = world.backends.get(target.backend)!;
   const text = JSON.stringify(body);
   const ticket = { stage: target.stage, run: identity.run, priority: 0, promptTokens: 10, requestScheduler: fcfsRequest, weight: 1 };
-  const { lease, response } = await dispatch(backend, ticket, (replica) =>
-    replica.client.request({ method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, body: text }),
-  );
+  const { lease, response } = await dispatch(backend, ticket, () => ({ method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, body: text }));
   const json = JSON.parse(new TextDecoder().decode(await response.readAll()));
   lease.release(response.status >= 500 ? 'failure' : 'success');
   return { target, status: response.status, json };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { upstreamTimeout } from '../../errors.js';
+import { streamError } from '../../gateway/engine-error.js';
 import { SseRelay, type RelayOutcome } from '../../gateway/sse.js';
 import { usageOfJson } from '../../gateway/usage.js';
 
@@ -14,6 +15,7 @@ async function relay(parts: (string | Error)[], stripUsageChunk: boolean, client
   const sse = new SseRelay({
     stripUsageChunk,
     describeError: () => upstreamTimeout('backend x: the engine stopped sending mid-response'),
+    describeStreamError: (event) => streamError(event, 'x'),
     clientGone: () => clientGone,
     onFirstChunk: () => firstChunks++,
     onEnd: (o) => (outcome = o),
