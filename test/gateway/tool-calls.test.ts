@@ -64,3 +64,37 @@ it('X-Orla-Cache says when a flush hint is put off because the turn called tools
   engine.respondWith(undefined); // the loop's last turn: the flush happens now
   expect(await hinted('deferred')).toMatch(/^release; hint=flush; replica=/);
 });
+
+it('a Responses API turn ending in a function_call leaves the run waiting on its tool, with its usage read, streamed or not', async () => {
+  const usage = { input_tokens: 30, input_tokens_details: { cached_tokens: 24 }, output_tokens: 6, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 36 };
+  const item = { type: 'function_call', id: 'fc_1', call_id: 'call_1', name: 'lookup_order', arguments: '{"order_id":"A-17"}', status: 'completed' };
+  const response = { id: 'resp_1', object: 'response', status: 'completed', output: [item], usage, metadata: {} };
+  const respond = async (run: string, stream: boolean) => {
+    const res = await fetch(`${gateway.url}/v1/responses`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-orla-workflow-run': run, 'x-orla-stage': 'reply' },
+      body: JSON.stringify({ model: 'x', stream, input: 'Where is my order?' }),
+    });
+    await res.text();
+    return (await fetch(`${gateway.url}/v1/workflows/${run}`)).json();
+  };
+  engine.respondWith((_r, res) => {
+    // OpenAI's own answers are pretty-printed: the tool turn is recognised with spaces too.
+    const text = JSON.stringify(response, null, 2);
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+  });
+  const plain = await respond('responses-json', false);
+  expect(plain).toMatchObject({ status: 'waiting_on_tool', tokens: { prompt: 30, cached: 24, completion: 6 } });
+
+  engine.respondWith((_r, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const event = (type: string, data: object) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
+    event('response.created', { response: { ...response, status: 'in_progress', output: [], usage: null } });
+    event('response.output_item.added', { output_index: 0, item: { ...item, arguments: '', status: 'in_progress' } });
+    event('response.function_call_arguments.done', { output_index: 0, item_id: 'fc_1', arguments: item.arguments });
+    event('response.completed', { response });
+    res.end();
+  });
+  const streamed = await respond('responses-stream', true);
+  expect(streamed).toMatchObject({ status: 'waiting_on_tool', tokens: { prompt: 30, cached: 24, completion: 6 } });
+});

@@ -9,11 +9,12 @@ const chunk = (obj: unknown) => `data: ${JSON.stringify(obj)}\n\n`;
 const USAGE = { prompt_tokens: 12, completion_tokens: 3, total_tokens: 15, prompt_tokens_details: { cached_tokens: 8 } };
 
 /** Drives the relay the way a platform does: push each chunk, then end or fail. */
-async function relay(parts: (string | Error)[], stripUsageChunk: boolean, clientGone = false) {
+async function relay(parts: (string | Error)[], stripUsageChunk: boolean, clientGone = false, responses = false) {
   let outcome: RelayOutcome | undefined;
   let firstChunks = 0;
   const sse = new SseRelay({
     stripUsageChunk,
+    responses,
     describeError: () => upstreamTimeout('backend x: the engine stopped sending mid-response'),
     describeStreamError: (event) => streamError(event, 'x'),
     clientGone: () => clientGone,
@@ -100,6 +101,64 @@ describe('SSE relay', () => {
     const event = `event: response.completed\ndata: ${JSON.stringify({ type: 'response.completed', response: { usage: { input_tokens: 5, output_tokens: 2, input_tokens_details: { cached_tokens: 1 } } } })}\n\n`;
     const { outcome } = await relay([event], false);
     expect(outcome.usage).toEqual({ promptTokens: 5, completionTokens: 2, cachedTokens: 1 });
+  });
+});
+
+describe('SSE framing', () => {
+  it('relays one huge event that arrives in thousands of pieces whole, once it ends', async () => {
+    const big = chunk({ choices: [{ index: 0, delta: { content: 'x'.repeat(200_000) } }] });
+    const pieces = Array.from({ length: Math.ceil(big.length / 64) }, (_, i) => big.slice(i * 64, (i + 1) * 64));
+    const { out } = await relay([...pieces, content], false);
+    expect(out).toEqual([big, content]);
+  });
+
+  it('finds a boundary split between two chunks, LF or CRLF', async () => {
+    const crlf = content.replace('\n\n', '\r\n\r\n');
+    expect((await relay([content.slice(0, -1), '\n' + content], false)).out).toEqual([content + content]);
+    expect((await relay([crlf.slice(0, -3), crlf.slice(-3, -1), crlf.slice(-1)], false)).out).toEqual([crlf]);
+  });
+});
+
+describe('errors and tool calls the engine reports inside the stream', () => {
+  const vllmError = 'data: {"error": {"object": "error", "message": "boom", "type": "InternalServerError", "param": null, "code": 500}}\n\n';
+
+  it('an error event is relayed as it is and ends the call as failed, with its code', async () => {
+    const { out, outcome } = await relay([content, vllmError, 'data: [DONE]\n\n'], false);
+    expect(out.join('')).toBe(content + vllmError + 'data: [DONE]\n\n');
+    expect(outcome.error?.status).toBe(500);
+    expect(outcome.error?.message).toBe('backend x: the engine reported an error mid-stream: boom');
+    const clientFault = await relay([vllmError.replace('"code": 500', '"code": 400')], false);
+    expect(clientFault.outcome.error?.status).toBe(400);
+  });
+
+  it('content that merely mentions an error is not one', async () => {
+    const mention = chunk({ choices: [{ index: 0, delta: { content: 'data: {"error": 1}' } }] });
+    expect((await relay([mention, 'data: [DONE]\n\n'], false)).outcome.error).toBeUndefined();
+  });
+
+  const event = (type: string, data: object) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+
+  it('a Responses API stream: a function_call item is a tool turn, response.completed has the usage', async () => {
+    const usage = { input_tokens: 20, input_tokens_details: { cached_tokens: 16 }, output_tokens: 4, total_tokens: 24 };
+    const call = { type: 'function_call', id: 'fc_1', call_id: 'call_1', name: 'lookup', arguments: '' };
+    const parts = [
+      event('response.created', { response: { id: 'resp_1', status: 'in_progress', usage: null } }),
+      event('response.output_item.added', { output_index: 0, item: call }),
+      event('response.function_call_arguments.delta', { output_index: 0, item_id: 'fc_1', delta: '{}' }),
+      event('response.completed', { response: { id: 'resp_1', status: 'completed', output: [{ ...call, arguments: '{}' }], usage, metadata: {} } }),
+    ];
+    const { out, outcome } = await relay(parts, false, false, true);
+    expect(out).toEqual(parts);
+    expect(outcome).toMatchObject({ toolCalls: true, usage: { promptTokens: 20, cachedTokens: 16, completionTokens: 4 }, error: undefined });
+    const text = [event('response.output_text.delta', { delta: 'hi' }), event('response.completed', { response: { output: [], usage } })];
+    expect((await relay(text, false, false, true)).outcome.toolCalls).toBe(false);
+  });
+
+  it('a Responses API error or failed response fails the call', async () => {
+    const failed = event('response.failed', { response: { status: 'failed', error: { code: 'server_error', message: 'died' } } });
+    expect((await relay([failed], false, false, true)).outcome.error?.status).toBe(502);
+    const error = event('error', { code: 'rate_limit_exceeded', message: 'slow down' });
+    expect((await relay([error], false, false, true)).outcome.error?.message).toContain('slow down');
   });
 });
 
