@@ -127,6 +127,7 @@ function crossCheck(config: Config, options: LoadOptions): string[] {
   }
   for (const [name, backend] of Object.entries(config.backends)) {
     if (backend.slots !== undefined && backend.engine !== 'llamacpp') problems.push(`backends.${name}.slots: only llama.cpp has slots`);
+    if (backend.admin_api_key !== undefined && backend.engine !== 'sglang') problems.push(`backends.${name}.admin_api_key: only SGLang has an admin key`);
     if (backend.priority_order === 'higher_first' && backend.engine === 'vllm') {
       problems.push(`backends.${name}.priority_order: vLLM always serves lower priority values first`);
     }

@@ -176,7 +176,7 @@ const ENGINE_FIELDS: Readonly<Record<string, readonly string[]>> = {
   guided_regex: VLLM_ENGINES,
   guided_grammar: VLLM_ENGINES,
   structured_outputs: VLLM_ENGINES,
-  cache_salt: VLLM_ENGINES,
+  cache_salt: ['vllm', 'sglang', 'simulator'], // recent SGLang's OpenAI protocol (protocol.py) takes it too
   top_k: OPEN_WEIGHT_ENGINES,
   min_p: OPEN_WEIGHT_ENGINES,
   repetition_penalty: OPEN_WEIGHT_ENGINES,

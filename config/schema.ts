@@ -48,6 +48,8 @@ const backend = z.strictObject({
   profile: z.string().optional(),
   speed: z.number().positive().optional(),
   api_key: z.string().optional(),
+  /** SGLang started with `--admin-api-key`: its admin routes (`/flush_cache`) want this key instead of `api_key`. */
+  admin_api_key: z.string().optional(),
   max_concurrency: positiveInt.default(64),
   queue_limit: z.number().int().nonnegative().default(4096),
   price: price.optional(),

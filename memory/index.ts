@@ -47,7 +47,8 @@ function callThrough(backend: Backend): EngineCall {
     const replica = backend.replicas.find((r) => r.url === url);
     if (!replica) return { status: 0, text: 'no such replica' };
     const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (backend.config.api_key) headers.authorization = `Bearer ${backend.config.api_key}`;
+    const key = (request.admin ? backend.config.admin_api_key : undefined) ?? backend.config.api_key;
+    if (key) headers.authorization = `Bearer ${key}`;
     const response = await replica.client.request({
       method: request.method,
       path: request.path,

@@ -32,6 +32,8 @@ export interface Plan {
   stage: string;
   /** The decision is a flush hint's (the stage's or the request's), not the policy's nor the run's end. */
   flushHint: boolean;
+  /** What the engine's adapter asked to hear when the call's requests end (a slot free again). */
+  ended: (() => void)[];
 }
 
 export interface CallResult {
@@ -113,6 +115,7 @@ export class MemoryManager {
       model,
       stage: identity.stage ?? configuredStage,
       flushHint: !identity.workflowDone && hint === 'flush',
+      ended: [],
     };
   }
 
@@ -126,7 +129,8 @@ export class MemoryManager {
     const adapter = this.adapters.get(plan.backend.name);
     if (!adapter?.tagRequest) return { body, headers };
     const tagged = { body: { ...body }, headers: { ...headers } };
-    adapter.tagRequest(plan.run.id, replica.url, tagged.body, tagged.headers);
+    const ended = adapter.tagRequest(plan.run.id, replica.url, tagged.body, tagged.headers);
+    if (ended) plan.ended.push(ended);
     addUnique((plan.run.unreleased[plan.backend.name] ??= []), replica.url);
     return tagged;
   }
@@ -152,6 +156,7 @@ export class MemoryManager {
   completed(plan: Plan, result: CallResult | undefined, failure?: { status: number; message: string }): void {
     const { run, backend } = plan;
     const now = Date.now();
+    for (const ended of plan.ended.splice(0)) ended();
     if (failure) {
       run.failedCalls++;
       run.lastError = { at: now, stage: plan.stage, backend: backend.name, ...failure };

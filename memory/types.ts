@@ -49,16 +49,19 @@ export type ActionResult = Pick<CacheActionRecord, 'action' | 'result' | 'detail
 /** What an engine allows for one run's cache. One file per engine (memory/engines/). */
 export interface EngineAdapter {
   readonly engine: string;
-  /** Fields or headers that make the run's cache addressable later (a session id, a slot). */
-  tagRequest?(run: string, replica: string, body: Record<string, unknown>, headers: Record<string, string>): void;
+  /**
+   * Fields or headers that make the run's cache addressable later (a session id, a slot). May return
+   * what to do once that request has ended (its slot is free again).
+   */
+  tagRequest?(run: string, replica: string, body: Record<string, unknown>, headers: Record<string, string>): (() => void) | void;
   /** Frees what the engine holds of `run` on `replica`, as far as the engine allows. */
   releaseRun(run: string, replica: ReplicaRef, context: ReleaseContext): Promise<ActionResult>;
   /** The engine's KV usage, 0..1, if it reports one. */
   usage?(replica: string): Promise<number | undefined>;
 }
 
-/** How an adapter talks to a replica: the backend's upstream client, with its key. */
+/** How an adapter talks to a replica: the backend's upstream client, with its key (`admin`: its admin key, if it has one). */
 export type EngineCall = (
   replica: string,
-  request: { method: 'GET' | 'POST'; path: string; body?: unknown; timeoutMs?: number },
+  request: { method: 'GET' | 'POST'; path: string; body?: unknown; timeoutMs?: number; admin?: boolean },
 ) => Promise<{ status: number; text: string }>;

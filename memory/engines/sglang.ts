@@ -1,50 +1,37 @@
 import { globalFlushAllowed, type ActionResult, type EngineAdapter, type EngineCall } from '../types.js';
 import { gaugeValue } from './metrics-text.js';
 
-const FLUSH_TIMEOUT_MS = 5_000;
+/** How long SGLang may wait for the requests Orla cannot see to drain before it flushes (`?timeout=`). */
+const FLUSH_WAIT_S = 2;
 
 /**
- * SGLang frees one run's cache only through its sessions: a client that uses them (`POST
- * /open_session`, then `session_id` on its OpenAI-route requests, or `session_params: {id}` where its
- * SGLang version takes that; a session pins its KV until closed) has them closed by Orla when the run
- * is released (`POST /close_session {session_id}`), on every replica its requests were tagged on (a
- * failed or retried attempt too), so a run that ends or goes idle never leaves KV pinned. Otherwise only a global `POST /flush_cache` exists: it drops the whole radix tree, and
- * SGLang refuses it while requests run or wait (400, with a message), so the status is what counts
- * (a server that wants an admin key for it answers 401: reported as failed). Orla asks only when no
- * other run is active on the replica; otherwise the run's prefix is left to the radix cache's LRU.
+ * SGLang's OpenAI routes offer no way to free one run's cache: they ignore `session_params` (its
+ * serving_chat.py and serving_completions.py forward only `session_id`), and a top-level `session_id`
+ * is an identity label (with `--enable-session-radix-cache`, an eviction preference the server keeps
+ * itself). So Orla passes both through untouched and never opens or closes a session: closing one a
+ * client uses would break its next call, and closing a label frees nothing.
+ *
+ * What is left is the global `POST /flush_cache`, which drops the whole radix tree. Orla asks only
+ * when no other run is in flight or cached on the replica (or under pressure), with `?timeout=` so
+ * that SGLang waits for requests Orla cannot see to drain instead of refusing at once (builds
+ * without it ignore the parameter). SGLang answers 400 when it did not flush (busy, timed out, another
+ * flush under way). It is an admin route: a server with `--admin-api-key` wants that key (the
+ * backend's `admin_api_key`), else its `--api-key`, and answers 401 without it.
  */
 export function sglangAdapter(call: EngineCall): EngineAdapter {
-  const sessions = new Map<string, Set<string>>(); // `${replica} ${run}` → session ids seen
   return {
     engine: 'sglang',
-    tagRequest(run, replica, body) {
-      const id = body.session_id ?? (body.session_params as { id?: unknown } | null | undefined)?.id;
-      if (typeof id !== 'string') return;
-      const key = `${replica} ${run}`;
-      const ids = sessions.get(key);
-      if (ids) ids.add(id);
-      else sessions.set(key, new Set([id]));
-    },
-    async releaseRun(run, replica, context): Promise<ActionResult> {
-      const key = `${replica.url} ${run}`;
-      const ids = sessions.get(key);
-      if (ids) {
-        sessions.delete(key);
-        const statuses = await Promise.all(
-          [...ids].map(async (id) => (await call(replica.url, { method: 'POST', path: '/close_session', body: { session_id: id } })).status),
-        );
-        const failed = statuses.filter((s) => s !== 200).length;
-        return failed === 0
-          ? { action: 'close_session', result: 'ok', detail: [...ids].join(', ') }
-          : { action: 'close_session', result: 'failed', detail: `${failed} of ${ids.size} sessions: status ${statuses.find((s) => s !== 200)}` };
-      }
+    async releaseRun(_run, replica, context): Promise<ActionResult> {
       if (context.onlyTagged) return { action: 'global_flush', result: 'skipped', detail: 'the run left no tokens on the replica' };
       if (!globalFlushAllowed(context)) {
         return { action: 'global_flush', result: 'skipped', detail: 'other runs are active or cached on the replica: left to the radix LRU' };
       }
-      const res = await call(replica.url, { method: 'POST', path: '/flush_cache', timeoutMs: FLUSH_TIMEOUT_MS });
+      const res = await call(replica.url, { method: 'POST', path: `/flush_cache?timeout=${FLUSH_WAIT_S}`, admin: true, timeoutMs: (FLUSH_WAIT_S + 5) * 1000 });
       if (res.status === 200) return { action: 'global_flush', result: 'ok' };
-      if (res.status === 400) return { action: 'global_flush', result: 'refused', detail: 'SGLang had running or waiting requests' };
+      if (res.status === 400) return { action: 'global_flush', result: 'refused', detail: `SGLang did not flush: ${res.text.trim().split('\n')[0]}` };
+      if (res.status === 401 || res.status === 403) {
+        return { action: 'global_flush', result: 'refused', detail: `status ${res.status}: the server wants its admin key (set the backend's admin_api_key)` };
+      }
       return { action: 'global_flush', result: 'failed', detail: `status ${res.status}` };
     },
     async usage(replica) {

@@ -31,11 +31,12 @@ const call: EngineCall = async (url, request) => {
 const calls = () => engine.received.map((r) => `${r.method} ${r.url}`);
 const idle: ReleaseContext = { othersInFlight: false, othersCached: false, underPressure: false };
 const replica = () => ({ url: engine.url, inFlight: 0 });
-/** The body a request of `run` leaves the adapter with (llama.cpp: its id_slot, cache_prompt). */
-const tagged = (adapter: EngineAdapter, run: string): Record<string, unknown> => {
+/** The body a request of `run` leaves the adapter with (llama.cpp: its id_slot, cache_prompt); ended at once unless `running`. */
+const tagged = (adapter: EngineAdapter, run: string, running = false): Record<string, unknown> & { end?: () => void } => {
   const body: Record<string, unknown> = {};
-  adapter.tagRequest!(run, engine.url, body, {});
-  return body;
+  const end = adapter.tagRequest!(run, engine.url, body, {}) ?? undefined;
+  if (!running) end?.();
+  return running ? { ...body, end } : body;
 };
 
 describe('engine adapters', () => {
@@ -69,36 +70,26 @@ describe('engine adapters', () => {
     ]);
   });
 
-  it('SGLang: flushes globally only when nothing else is active or cached, and reports its refusal', async () => {
+  it('SGLang: flushes globally (waiting up to 2 s for idle) only when nothing else is active or cached, and reports its refusal', async () => {
     const adapter = sglangAdapter(call);
     expect((await adapter.releaseRun('r', replica(), { ...idle, othersInFlight: true })).result).toBe('skipped');
     expect((await adapter.releaseRun('r', replica(), { ...idle, othersCached: true })).result).toBe('skipped');
     expect(calls()).toEqual([]);
-    engine.respondWith((_r, res) => res.writeHead(400).end('Cache flushed.\nPlease check backend logs for more details. (When there are running or waiting requests, the operation will not be performed.)\n'));
-    expect((await adapter.releaseRun('r', replica(), idle)).result).toBe('refused');
+    engine.respondWith((_r, res) => res.writeHead(400).end('Timed out waiting for idle state.'));
+    expect(await adapter.releaseRun('r', replica(), idle)).toEqual({ action: 'global_flush', result: 'refused', detail: 'SGLang did not flush: Timed out waiting for idle state.' });
+    engine.respondWith((_r, res) => json(res, 401, { error: 'Unauthorized' }));
+    expect(await adapter.releaseRun('r', replica(), idle)).toMatchObject({ result: 'refused', detail: expect.stringContaining('admin_api_key') });
     engine.respondWith((_r, res) => res.writeHead(200).end('Cache flushed.\n'));
     expect((await adapter.releaseRun('r', replica(), { ...idle, othersCached: true, underPressure: true })).result).toBe('ok');
-    expect(calls()).toEqual(['POST /flush_cache', 'POST /flush_cache']);
+    expect(calls()).toEqual(['POST /flush_cache?timeout=2', 'POST /flush_cache?timeout=2', 'POST /flush_cache?timeout=2']);
   });
 
-  it("SGLang: closes the sessions a run's requests used when the run is released, and nothing else", async () => {
+  it("SGLang: leaves a client's sessions alone (its OpenAI routes ignore session_params; session_id is a label)", async () => {
     const adapter = sglangAdapter(call);
-    const body = { session_params: { id: 'sess-a', rid: 'x' } };
-    adapter.tagRequest!('run-1', engine.url, body, {});
-    adapter.tagRequest!('run-1', engine.url, { session_id: 'sess-b' }, {}); // the OpenAI routes' form
-    adapter.tagRequest!('run-1', engine.url, { session_params: { id: 'sess-a' } }, {});
-    adapter.tagRequest!('run-2', engine.url, { session_params: { id: 'sess-c' } }, {});
-    expect(body).toEqual({ session_params: { id: 'sess-a', rid: 'x' } }); // the request goes as sent
-    engine.respondWith((_r, res) => res.writeHead(200).end());
-    expect(await adapter.releaseRun('run-1', replica(), { ...idle, othersInFlight: true })).toEqual({ action: 'close_session', result: 'ok', detail: 'sess-a, sess-b' });
-    expect(engine.received.map((r) => [r.url, r.body])).toEqual([
-      ['/close_session', { session_id: 'sess-a' }],
-      ['/close_session', { session_id: 'sess-b' }],
-    ]);
-    // Closed once: the next release of the run falls back to the global rules (here: skipped).
-    expect((await adapter.releaseRun('run-1', replica(), { ...idle, othersInFlight: true })).action).toBe('global_flush');
-    engine.respondWith((_r, res) => json(res, 400, { object: 'error', message: 'unknown session' }));
-    expect(await adapter.releaseRun('run-2', replica(), idle)).toEqual({ action: 'close_session', result: 'failed', detail: '1 of 1 sessions: status 400' });
+    expect(adapter.tagRequest).toBeUndefined(); // nothing is added to, or remembered of, a request
+    engine.respondWith((_r, res) => res.writeHead(200).end('Cache flushed.\n'));
+    expect((await adapter.releaseRun('run-1', replica(), idle)).action).toBe('global_flush');
+    expect(calls()).toEqual(['POST /flush_cache?timeout=2']);
   });
 
   it('vLLM: resets the prefix cache only when idle, and stops asking a server without dev mode', async () => {
@@ -169,20 +160,33 @@ describe('engine adapters', () => {
     const [first, second] = [tagged(adapter, 'a'), tagged(adapter, 'b')];
     expect([first.id_slot, second.id_slot]).toEqual([0, 1]);
     expect(first.cache_prompt).toBe(true);
+    expect(tagged(adapter, 'a').id_slot).toBe(0); // its next call finds its prefix there
     expect((await adapter.releaseRun('b', replica(), idle)).detail).toBe('slot 1');
     expect((await adapter.releaseRun('b', replica(), idle)).result).toBe('skipped');
     expect(calls()).toEqual(['POST /slots/1?action=erase']);
   });
 
-  it('llama.cpp: with more runs than slots, erases a shared slot only when its last run is released', async () => {
+  it('llama.cpp: never pins a request to a busy slot, which would make it wait: a parallel stage gets a free slot, else llama.cpp chooses', async () => {
+    const adapter = llamacppAdapter(call, 2);
+    const first = tagged(adapter, 'a', true); // still running on slot 0
+    const parallel = tagged(adapter, 'a', true);
+    expect([first.id_slot, parallel.id_slot]).toEqual([0, 1]);
+    expect(tagged(adapter, 'b')).toEqual({}); // every slot busy or held: no id_slot, llama.cpp picks one
+    first.end!();
+    expect(tagged(adapter, 'a').id_slot).toBe(0);
+    expect(tagged(adapter, 'b')).toEqual({}); // slot 0 is free of requests but holds run a's prefix
+  });
+
+  it('llama.cpp: erases only the idle slots of a released run, and gives them to other runs', async () => {
     engine.respondWith((_r, res) => json(res, 200, { id_slot: 0, n_erased: 120 }));
-    const adapter = llamacppAdapter(call, 1);
-    const [a, b] = [tagged(adapter, 'a'), tagged(adapter, 'b')];
-    expect([a.id_slot, b.id_slot]).toEqual([0, 0]);
-    expect(await adapter.releaseRun('a', replica(), idle)).toEqual({ action: 'slot_erase', result: 'skipped', detail: 'slot 0 is shared with another run' });
-    expect(calls()).toEqual([]);
-    expect(await adapter.releaseRun('b', replica(), idle)).toEqual({ action: 'slot_erase', result: 'ok', detail: 'slot 0' });
-    expect(calls()).toEqual(['POST /slots/0?action=erase']);
+    const adapter = llamacppAdapter(call, 2);
+    const running = tagged(adapter, 'a', true);
+    tagged(adapter, 'a', true).end!(); // a parallel stage on slot 1, over
+    expect(await adapter.releaseRun('a', replica(), idle)).toEqual({ action: 'slot_erase', result: 'ok', detail: "slot 1; slot 0 busy: left to llama.cpp's LRU" });
+    expect(calls()).toEqual(['POST /slots/1?action=erase']);
+    expect(tagged(adapter, 'b', true).id_slot).toBe(1);
+    running.end!();
+    expect(tagged(adapter, 'c').id_slot).toBe(0); // no run holds slot 0 any more
   });
 
   it('Ollama: unloads the run\'s model only when no other run uses it', async () => {
