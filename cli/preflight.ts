@@ -6,8 +6,8 @@ import { verifyModels } from '../routing/mappers/verify-models.js';
 import { closeBackends, createBackends } from '../routing/registry.js';
 import { loadPolicies, type Policies } from '../routing/scheduler/factory.js';
 import { fcfsRequest, fcfsStage } from '../routing/scheduler/policies/fcfs.js';
-import type { UpstreamClient, UpstreamResponse } from '../routing/upstream/types.js';
-import { UndiciUpstream } from '../routing/upstream/undici.js';
+import type { UpstreamClient, UpstreamResponse } from '../upstream/clients/types.js';
+import { UndiciUpstream } from '../upstream/clients/undici.js';
 import { DEFAULT_PROFILE, resolveProfile } from '../simulator/profiles.js';
 
 export interface PreflightOptions {

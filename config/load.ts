@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { interpolateEnv, typedScalar, type EnvLeaf, type EnvProblem } from './env.js';
 import { crossCheckMappers } from './mappers.js';
 import { configSchema, type Config } from './schema.js';
+import { engineOf } from '../upstream/engines/index.js';
 import { stagesUnder } from './variants.js';
 
 /** Every mistake in a config file, each naming the key path and why; the gateway does not start. */
@@ -128,8 +129,9 @@ function crossCheck(config: Config, options: LoadOptions): string[] {
   for (const [name, backend] of Object.entries(config.backends)) {
     if (backend.slots !== undefined && backend.engine !== 'llamacpp') problems.push(`backends.${name}.slots: only llama.cpp has slots`);
     if (backend.admin_api_key !== undefined && backend.engine !== 'sglang') problems.push(`backends.${name}.admin_api_key: only SGLang has an admin key`);
-    if (backend.priority_order === 'higher_first' && backend.engine === 'vllm') {
-      problems.push(`backends.${name}.priority_order: vLLM always serves lower priority values first`);
+    const priority = engineOf(backend.engine).priority;
+    if (backend.priority_order !== undefined && backend.priority_order !== priority?.order && (!priority || priority.fixed)) {
+      problems.push(`backends.${name}.priority_order: engine ${backend.engine} ${priority ? `always serves ${priority.order.replace('_first', '')} priority values first` : 'has no request priority'}`);
     }
   }
   for (const name of Object.keys(config.stages)) {

@@ -1,5 +1,6 @@
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
+import { ENGINE_ONLY_FIELDS, engineOf, enginesReading, type EngineKind } from '../upstream/engines/index.js';
 
 // The `mappers:` section and the keys stage mapping adds elsewhere (DESIGN.md, "Configuration").
 // config/schema.ts spreads these in; crossCheckMappers runs with config/load.ts's cross-checks.
@@ -109,7 +110,7 @@ export interface MappingConfig {
 }
 
 export interface MappedBackend {
-  engine: string;
+  engine: EngineKind;
   priority_scheduling: boolean;
   price?: { input_per_mtok: number; cached_input_per_mtok?: number | undefined; output_per_mtok: number } | undefined;
   quality?: number | undefined;
@@ -165,25 +166,6 @@ export function describeStage(stage: MappedStage, mappers: MappingConfig['mapper
   }
 }
 
-const PRIORITY_ENGINES = new Set(['vllm', 'sglang', 'simulator']);
-const OPEN_WEIGHT_ENGINES = ['vllm', 'sglang', 'llamacpp', 'ollama', 'simulator'];
-const VLLM_ENGINES = ['vllm', 'simulator'];
-// Request fields only some engines read. Others ignore them silently, except OpenAI's API, which
-// rejects a field it does not know: either way the setting would not do what the config says.
-const ENGINE_FIELDS: Readonly<Record<string, readonly string[]>> = {
-  guided_json: VLLM_ENGINES,
-  guided_choice: VLLM_ENGINES,
-  guided_regex: VLLM_ENGINES,
-  guided_grammar: VLLM_ENGINES,
-  structured_outputs: VLLM_ENGINES,
-  cache_salt: ['vllm', 'sglang', 'simulator'], // recent SGLang's OpenAI protocol (protocol.py) takes it too
-  top_k: OPEN_WEIGHT_ENGINES,
-  min_p: OPEN_WEIGHT_ENGINES,
-  repetition_penalty: OPEN_WEIGHT_ENGINES,
-  min_tokens: OPEN_WEIGHT_ENGINES,
-  ignore_eos: OPEN_WEIGHT_ENGINES,
-  chat_template_kwargs: ['vllm', 'sglang', 'llamacpp', 'simulator'],
-};
 const RESPONSE_FORMATS = new Set(['text', 'json_object', 'json_schema']);
 
 /**
@@ -265,16 +247,16 @@ function staticSides(mapper: MapperConfig): readonly SideConfig[] {
 export function checkParams(at: string, params: Readonly<Record<string, unknown>>, name: string, backend: MappedBackend): string[] {
   const problems: string[] = [];
   if ('priority' in params) {
-    if (!PRIORITY_ENGINES.has(backend.engine)) problems.push(`${at}.priority: engine ${backend.engine} (backend ${name}) has no request priority`);
+    if (!engineOf(backend.engine).priority) problems.push(`${at}.priority: engine ${backend.engine} (backend ${name}) has no request priority`);
     else if (!backend.priority_scheduling) {
       problems.push(`${at}.priority: backend ${name} does not run priority scheduling (set backends.${name}.priority_scheduling: true), so the field would be dropped`);
     }
   }
+  // Request fields only some engines read. Others ignore them silently, except OpenAI's API, which
+  // rejects a field it does not know: either way the setting would not do what the config says.
   for (const field of Object.keys(params)) {
-    const engines = ENGINE_FIELDS[field];
-    if (engines && !engines.includes(backend.engine)) {
-      problems.push(`${at}.${field}: engine ${backend.engine} (backend ${name}) does not take ${field} (it is for ${engines.join(', ')})`);
-    }
+    if (!ENGINE_ONLY_FIELDS.has(field) || engineOf(backend.engine).fields.includes(field)) continue;
+    problems.push(`${at}.${field}: engine ${backend.engine} (backend ${name}) does not take ${field} (it is for ${enginesReading(field).join(', ')})`);
   }
   if ('response_format' in params) problems.push(...checkResponseFormat(`${at}.response_format`, params.response_format));
   return problems;

@@ -1,12 +1,12 @@
 import { z } from 'zod';
+import { ENGINES } from '../upstream/engines/index.js';
 import { backendMapperKeys, mapperConfigKeys, stageMapperKeys } from './mappers.js';
 import { variantConfigKeys } from './variants.js';
 
 // The configuration file's shape (DESIGN.md, "Configuration"). Keys are a public contract: extend, never rename.
 // Objects are strict so a misspelt key is an error at start-up, not a silently ignored setting.
 
-export const ENGINES = ['vllm', 'sglang', 'llamacpp', 'ollama', 'openai', 'simulator'] as const;
-export type EngineKind = (typeof ENGINES)[number];
+export { ENGINES, type EngineKind } from '../upstream/engines/index.js';
 
 const positiveInt = z.number().int().positive();
 

@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import type { ClientGone } from '../routing/cancel.js';
+import type { ClientGone } from '../cancel.js';
 import type { StreamRelay } from './sse.js';
 
 // What the core needs from its runtime to move bytes. Node writes straight into its ServerResponse

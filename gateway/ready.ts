@@ -1,15 +1,5 @@
-import type { EngineKind } from '../config/schema.js';
 import type { Backend } from '../routing/backends.js';
-
-/** The cheapest request each engine answers when it can serve. */
-const PROBE_PATH: Record<EngineKind, string> = {
-  vllm: '/health',
-  sglang: '/health',
-  llamacpp: '/health',
-  simulator: '/health',
-  ollama: '/api/version',
-  openai: '/v1/models',
-};
+import { authorization, engineOf } from '../upstream/engines/index.js';
 const PROBE_TIMEOUT_MS = 2_000;
 
 export interface Readiness {
@@ -32,13 +22,11 @@ export async function readiness(backends: ReadonlyMap<string, Backend>): Promise
 }
 
 async function probe(backend: Backend, client: Backend['replicas'][number]['client']): Promise<boolean> {
-  const headers: Record<string, string> = {};
-  if (backend.config.api_key) headers.authorization = `Bearer ${backend.config.api_key}`;
   try {
     const response = await client.request({
       method: 'GET',
-      path: PROBE_PATH[backend.config.engine],
-      headers,
+      path: engineOf(backend.config.engine).probePath,
+      headers: authorization(backend.config.api_key),
       signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
     });
     response.cancel();

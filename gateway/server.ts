@@ -7,7 +7,7 @@ import { createMapper } from '../routing/mappers/factory.js';
 import { verifyModels } from '../routing/mappers/verify-models.js';
 import { closeBackends, createBackends } from '../routing/registry.js';
 import { loadPolicies } from '../routing/scheduler/factory.js';
-import { UndiciUpstream } from '../routing/upstream/undici.js';
+import { UndiciUpstream } from '../upstream/clients/undici.js';
 import { startSimulator } from '../simulator/index.js';
 import { createMemory } from '../memory/index.js';
 import { createApp } from './app.js';

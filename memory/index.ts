@@ -1,10 +1,9 @@
 import type { Config } from '../config/schema.js';
 import type { Backend } from '../routing/backends.js';
 import { MemorySessionStore, type RunRecord } from '../sessions/runs.js';
-import { engineAdapter } from './engines/index.js';
+import { authorization, engineOf, type CacheAdapter, type EngineCall } from '../upstream/engines/index.js';
 import { MemoryManager, type MemoryObserver } from './manager.js';
 import { PressureMonitor } from './pressure.js';
-import type { EngineAdapter, EngineCall } from './types.js';
 
 const CALL_TIMEOUT_MS = 5_000;
 
@@ -22,9 +21,10 @@ export function createMemory(config: Config, backends: ReadonlyMap<string, Backe
     idleTtlMs: config.memory.idle_ttl_s * 1000,
     expired: (run: RunRecord, why) => manager.expired(run, why),
   });
-  const adapters = new Map<string, EngineAdapter>();
+  const adapters = new Map<string, CacheAdapter>();
   for (const backend of backends.values()) {
-    adapters.set(backend.name, engineAdapter(backend.config, callThrough(backend), (run) => store.get(run)?.lastModel));
+    const modelOf = (run: string) => store.get(run)?.lastModel;
+    adapters.set(backend.name, engineOf(backend.config.engine).cache({ call: callThrough(backend), slots: backend.config.slots, modelOf }));
   }
   manager = new MemoryManager(config, store, backends, adapters, observer);
   const pressure = new PressureMonitor(config, backends, adapters, manager);
@@ -46,9 +46,8 @@ function callThrough(backend: Backend): EngineCall {
   return async (url, request) => {
     const replica = backend.replicas.find((r) => r.url === url);
     if (!replica) return { status: 0, text: 'no such replica' };
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
     const key = (request.admin ? backend.config.admin_api_key : undefined) ?? backend.config.api_key;
-    if (key) headers.authorization = `Bearer ${key}`;
+    const headers = { 'content-type': 'application/json', ...authorization(key) };
     const response = await replica.client.request({
       method: request.method,
       path: request.path,

@@ -6,7 +6,8 @@ import { byPromptOpening } from './placement.js';
 import { addUnique, recordAction, type CacheActionRecord, type RunRecord, type SessionStore } from '../sessions/runs.js';
 import { cachePolicy } from './policies/index.js';
 import { ToolWaitEstimate } from './reclaim.js';
-import type { CacheDecision, CachePolicy, EngineAdapter, ReleaseContext } from './types.js';
+import type { CacheAdapter, ReleaseContext } from '../upstream/engines/index.js';
+import type { CacheDecision, CachePolicy } from './types.js';
 
 // Before dispatch: track the run, release its cache on a backend it is leaving, pick the replica that
 // holds its prefix, and decide what becomes of the cache after the call. After the call: update the
@@ -57,7 +58,7 @@ export class MemoryManager {
     config: Config,
     readonly store: SessionStore,
     private readonly backends: ReadonlyMap<string, Backend>,
-    private readonly adapters: ReadonlyMap<string, EngineAdapter>,
+    private readonly adapters: ReadonlyMap<string, CacheAdapter>,
     private readonly observer: MemoryObserver = {},
   ) {
     this.policy = cachePolicy(config.memory.policy);

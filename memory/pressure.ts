@@ -2,7 +2,7 @@ import type { Config } from '../config/schema.js';
 import type { Backend, Replica } from '../routing/backends.js';
 import type { MemoryManager } from './manager.js';
 import { reclaimOrder } from './reclaim.js';
-import type { EngineAdapter } from './types.js';
+import type { CacheAdapter } from '../upstream/engines/index.js';
 
 /**
  * Scrapes each replica's KV usage on an interval and, above the high watermark, releases runs until
@@ -16,7 +16,7 @@ export class PressureMonitor {
   constructor(
     private readonly config: Config,
     private readonly backends: ReadonlyMap<string, Backend>,
-    private readonly adapters: ReadonlyMap<string, EngineAdapter>,
+    private readonly adapters: ReadonlyMap<string, CacheAdapter>,
     private readonly manager: MemoryManager,
   ) {}
 

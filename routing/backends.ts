@@ -1,11 +1,11 @@
 import { LRUCache } from 'lru-cache';
 import type { BackendConfig } from '../config/schema.js';
 import { clientClosed, deadlineExceeded, queueFull, unavailable } from '../errors.js';
-import type { AbortLike } from './cancel.js';
+import type { AbortLike } from '../cancel.js';
 import { CircuitBreaker } from './circuit.js';
 import type { RoutingObserver } from './observer.js';
 import type { PickContext, RequestScheduler, StageScheduler, Waiting } from './scheduler/types.js';
-import type { UpstreamClient } from './upstream/types.js';
+import type { UpstreamClient } from '../upstream/clients/types.js';
 
 export class Replica {
   inFlight = 0;

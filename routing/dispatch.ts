@@ -1,8 +1,8 @@
 import { clientClosed } from '../errors.js';
 import type { Backend, Lease, Ticket } from './backends.js';
 import type { Replica } from './backends.js';
-import type { AbortLike } from './cancel.js';
-import type { UpstreamRequest, UpstreamResponse } from './upstream/types.js';
+import type { AbortLike } from '../cancel.js';
+import type { UpstreamRequest, UpstreamResponse } from '../upstream/clients/types.js';
 
 /** Statuses worth another try elsewhere: the engine is overloaded or a proxy in front of it failed. */
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);

@@ -2,6 +2,7 @@ import { clientClosed, upstreamTimeout } from '../errors.js';
 import type { Backend, Ticket } from './backends.js';
 import type { TokenUsage } from './cost.js';
 import { dispatch } from './dispatch.js';
+import { authorization } from '../upstream/engines/index.js';
 
 /** A request Orla makes on its own behalf (a classifier's call), in a backend's queue like any other. */
 export interface InternalCall {
@@ -35,8 +36,7 @@ export async function callBackend(backend: Backend, call: InternalCall): Promise
     timer.abort();
   }, call.timeoutMs);
   const signal = call.signal ? AbortSignal.any([call.signal, timer.signal]) : timer.signal;
-  const headers: Record<string, string> = { 'content-type': 'application/json', 'accept-encoding': 'identity' };
-  if (backend.config.api_key) headers.authorization = `Bearer ${backend.config.api_key}`;
+  const headers = { 'content-type': 'application/json', 'accept-encoding': 'identity', ...authorization(backend.config.api_key) };
   const body = JSON.stringify(call.body);
   try {
     const { lease, response } = await dispatch(backend, { ...call.ticket, signal }, () => ({ method: 'POST', path: call.path, headers, body, signal }));

@@ -3,7 +3,7 @@ import { Backend, Replica } from './backends.js';
 import { CircuitBreaker } from './circuit.js';
 import type { RoutingObserver } from './observer.js';
 import type { Policies } from './scheduler/factory.js';
-import type { UpstreamClientFactory } from './upstream/types.js';
+import type { UpstreamClientFactory } from '../upstream/clients/types.js';
 
 /**
  * The backends of a config. `urlsOf` supplies each backend's replica URLs (an in-process simulator's

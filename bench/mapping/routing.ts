@@ -12,7 +12,7 @@ import { chooseTarget } from '../../routing/reroute.js';
 import { loadPolicies } from '../../routing/scheduler/factory.js';
 import type { RequestScheduler } from '../../routing/scheduler/types.js';
 import type { StageMapper, Verdict } from '../../routing/types.js';
-import { UndiciUpstream } from '../../routing/upstream/undici.js';
+import { UndiciUpstream } from '../../upstream/clients/undici.js';
 import { identify } from '../../sessions/identity.js';
 import type { SweRequest } from './workload.js';
 

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { Context } from 'hono';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { clientClosed, payloadTooLarge } from '../../errors.js';
-import { ClientGone } from '../../routing/cancel.js';
+import { ClientGone } from '../../cancel.js';
 import type { Platform } from '../platform.js';
 
 const HEAD_ALONE_AFTER_MS = 20;

@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import { payloadTooLarge } from '../../errors.js';
-import { ClientGone } from '../../routing/cancel.js';
+import { ClientGone } from '../../cancel.js';
 import type { HeaderValues, Platform, ResponseHead } from '../platform.js';
 
 const toHeaders = (head: ResponseHead) => {

@@ -1,4 +1,5 @@
 import { mappedSides, type MappingConfig } from '../../config/mappers.js';
+import { authorization, engineOf } from '../../upstream/engines/index.js';
 import type { Backend } from '../backends.js';
 
 /**
@@ -25,7 +26,7 @@ export async function verifyModels(config: MappingConfig, backends: ReadonlyMap<
           continue;
         }
         for (const { at, model } of models) {
-          if (serves(served, model, backend.config.engine)) continue;
+          if (engineOf(backend.config.engine).serves(served, model)) continue;
           const where = backend.replicas.length > 1 ? ` at ${replica.url}` : '';
           found.push(`${at}.model: backend ${name}${where} does not serve "${model}" (it serves: ${served.join(', ') || 'nothing'})`);
         }
@@ -38,8 +39,7 @@ export async function verifyModels(config: MappingConfig, backends: ReadonlyMap<
 
 /** The model ids a replica lists, or why it could not be asked. */
 async function servedModels(backend: Backend, client: Backend['replicas'][number]['client'], timeoutMs: number): Promise<string[] | string> {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (backend.config.api_key) headers.authorization = `Bearer ${backend.config.api_key}`;
+  const headers = { accept: 'application/json', ...authorization(backend.config.api_key) };
   try {
     const response = await client.request({ method: 'GET', path: '/v1/models', headers, signal: AbortSignal.timeout(timeoutMs) });
     const text = new TextDecoder().decode(await response.readAll());
@@ -52,9 +52,4 @@ async function servedModels(backend: Backend, client: Backend['replicas'][number
     if (error.name === 'TimeoutError' || error.name === 'AbortError') return `no answer within ${timeoutMs} ms`;
     return error.code ?? error.message ?? String(err);
   }
-}
-
-/** Ollama answers to `llama3` for the `llama3:latest` it lists. */
-function serves(served: readonly string[], model: string, engine: string): boolean {
-  return served.includes(model) || (engine === 'ollama' && served.includes(`${model}:latest`));
 }

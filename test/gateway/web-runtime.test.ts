@@ -10,7 +10,7 @@ import { webPlatform } from '../../gateway/web/platform.js';
 import { ExplicitMapper } from '../../routing/mappers/explicit.js';
 import { createBackends } from '../../routing/registry.js';
 import { loadPolicies } from '../../routing/scheduler/factory.js';
-import { FetchUpstream } from '../../routing/upstream/fetch.js';
+import { FetchUpstream } from '../../upstream/clients/fetch.js';
 
 // The runtime-agnostic core on its Web-standard path (Workers, Deno, Bun): Request in, Response out,
 // fetch upstream. The engine is mocked with msw.

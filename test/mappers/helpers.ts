@@ -12,8 +12,8 @@ import { chooseTarget } from '../../routing/reroute.js';
 import { loadPolicies } from '../../routing/scheduler/factory.js';
 import { fcfsRequest } from '../../routing/scheduler/policies/fcfs.js';
 import type { StageMapper, Target, Verdict } from '../../routing/types.js';
-import type { UpstreamClient, UpstreamRequest } from '../../routing/upstream/types.js';
-import { UndiciUpstream } from '../../routing/upstream/undici.js';
+import type { UpstreamClient, UpstreamRequest } from '../../upstream/clients/types.js';
+import { UndiciUpstream } from '../../upstream/clients/undici.js';
 import { identify } from '../../sessions/identity.js';
 
 // Stage mapping at the routing level, through real HTTP to simulated engines: the backends the

@@ -1,11 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { llamacppAdapter } from '../../memory/engines/llamacpp.js';
-import { ollamaAdapter } from '../../memory/engines/ollama.js';
-import { openaiAdapter } from '../../memory/engines/openai.js';
-import { sglangAdapter } from '../../memory/engines/sglang.js';
-import { simulatorAdapter } from '../../memory/engines/simulator.js';
-import { vllmAdapter } from '../../memory/engines/vllm.js';
-import type { EngineAdapter, EngineCall, ReleaseContext } from '../../memory/types.js';
+import { llamacppCache } from '../../upstream/engines/llamacpp.js';
+import { ollamaCache } from '../../upstream/engines/ollama.js';
+import { openaiCache } from '../../upstream/engines/openai.js';
+import { sglangCache } from '../../upstream/engines/sglang.js';
+import { simulatorCache } from '../../upstream/engines/simulator.js';
+import { vllmCache } from '../../upstream/engines/vllm.js';
+import type { CacheAdapter as EngineAdapter, EngineCall, ReleaseContext } from '../../upstream/engines/index.js';
 import { json, startRecordingEngine, type RecordingEngine } from '../helpers/recording-engine.js';
 
 // Each engine adapter against a recording engine: exactly which calls it makes, and what it reports.
@@ -42,7 +42,7 @@ const tagged = (adapter: EngineAdapter, run: string, running = false): Record<st
 describe('engine adapters', () => {
   it('simulator: tags the run as its session, and frees only that session', async () => {
     engine.respondWith((_r, res) => json(res, 200, { session_id: 'run-1', freed_tokens: 64 }));
-    const adapter = simulatorAdapter(call);
+    const adapter = simulatorCache(call);
     const headers: Record<string, string> = {};
     adapter.tagRequest!('run-1', engine.url, {}, headers);
     expect(headers['x-session-id']).toBe('run-1');
@@ -53,7 +53,7 @@ describe('engine adapters', () => {
   it('simulator: flushes globally only under pressure when the session flush freed nothing, never while others run, and reports its refusal', async () => {
     let flushStatus = 200;
     engine.respondWith((r, res) => (r.url === '/flush_cache' ? res.writeHead(flushStatus).end('Cache flushed.\n') : json(res, 200, { session_id: 'r', freed_tokens: 0 })));
-    const adapter = simulatorAdapter(call);
+    const adapter = simulatorCache(call);
     const pressure = { ...idle, othersCached: true, underPressure: true };
     expect(await adapter.releaseRun('r', replica(), idle)).toEqual({ action: 'session_flush', result: 'ok', detail: '0 tokens freed' });
     expect(await adapter.releaseRun('r', replica(), { ...pressure, othersInFlight: true })).toMatchObject({ action: 'global_flush', result: 'skipped' });
@@ -71,7 +71,7 @@ describe('engine adapters', () => {
   });
 
   it('SGLang: flushes globally (waiting up to 2 s for idle) only when nothing else is active or cached, and reports its refusal', async () => {
-    const adapter = sglangAdapter(call);
+    const adapter = sglangCache(call);
     expect((await adapter.releaseRun('r', replica(), { ...idle, othersInFlight: true })).result).toBe('skipped');
     expect((await adapter.releaseRun('r', replica(), { ...idle, othersCached: true })).result).toBe('skipped');
     expect(calls()).toEqual([]);
@@ -85,7 +85,7 @@ describe('engine adapters', () => {
   });
 
   it("SGLang: leaves a client's sessions alone (its OpenAI routes ignore session_params; session_id is a label)", async () => {
-    const adapter = sglangAdapter(call);
+    const adapter = sglangCache(call);
     expect(adapter.tagRequest).toBeUndefined(); // nothing is added to, or remembered of, a request
     engine.respondWith((_r, res) => res.writeHead(200).end('Cache flushed.\n'));
     expect((await adapter.releaseRun('run-1', replica(), idle)).action).toBe('global_flush');
@@ -93,7 +93,7 @@ describe('engine adapters', () => {
   });
 
   it('vLLM: resets the prefix cache only when idle, and stops asking a server without dev mode', async () => {
-    const adapter = vllmAdapter(call);
+    const adapter = vllmCache(call);
     engine.respondWith((_r, res) => res.writeHead(200).end());
     expect((await adapter.releaseRun('r', replica(), idle)).result).toBe('ok');
     expect((await adapter.releaseRun('r', replica(), { ...idle, othersInFlight: true })).result).toBe('skipped');
@@ -106,7 +106,7 @@ describe('engine adapters', () => {
   it('llama.cpp: asks GET /slots again a while after it failed (a server still loading its model)', async () => {
     let clock = 0;
     engine.respondWith((_r, res) => json(res, 503, { error: 'Loading model' }));
-    const adapter = llamacppAdapter(call, undefined, () => clock);
+    const adapter = llamacppCache(call, undefined, () => clock);
     const tag = () => tagged(adapter, 'a').id_slot;
     expect(tag()).toBeUndefined();
     await expect.poll(() => calls()).toEqual(['GET /slots']);
@@ -122,7 +122,7 @@ describe('engine adapters', () => {
 
   it('vLLM: asks a server without dev mode again after a while (it may have restarted with it)', async () => {
     let clock = 0;
-    const adapter = vllmAdapter(call, () => clock);
+    const adapter = vllmCache(call, () => clock);
     engine.respondWith((_r, res) => json(res, 404, { detail: 'Not Found' }));
     expect((await adapter.releaseRun('r', replica(), idle)).result).toBe('unsupported');
     clock += 10 * 60_000;
@@ -133,7 +133,7 @@ describe('engine adapters', () => {
 
   it('llama.cpp: without a configured count, names no slot until GET /slots has told it how many', async () => {
     engine.respondWith((r, res) => (r.url === '/slots' ? json(res, 200, [{ id: 0 }, { id: 1 }, { id: 2 }]) : json(res, 501, { error: 'no --slot-save-path' })));
-    const adapter = llamacppAdapter(call, undefined);
+    const adapter = llamacppCache(call, undefined);
     expect(tagged(adapter, 'a').id_slot).toBeUndefined(); // a slot the server may not have would hold the request forever
     await expect.poll(() => calls()).toEqual(['GET /slots']);
     const slots = ['a', 'b', 'c'].map((run) => tagged(adapter, run).id_slot);
@@ -146,17 +146,17 @@ describe('engine adapters', () => {
 
   it('vLLM and SGLang: read KV usage from their own gauges', async () => {
     engine.respondWith((_r, res) => res.writeHead(200).end('# HELP x\nvllm:gpu_cache_usage_perc{model_name="m"} 0.42\nsglang:token_usage{model_name="m"} 0.77\n'));
-    expect(await vllmAdapter(call).usage!(engine.url)).toBe(0.42);
-    expect(await sglangAdapter(call).usage!(engine.url)).toBe(0.77);
+    expect(await vllmCache(call).usage!(engine.url)).toBe(0.42);
+    expect(await sglangCache(call).usage!(engine.url)).toBe(0.77);
     // One sample per engine or rank: the fullest one counts.
     engine.respondWith((_r, res) => res.writeHead(200).end('vllm:kv_cache_usage_perc{engine="0"} 0.2\nvllm:kv_cache_usage_perc{engine="1"} 0.6\nsglang:token_usage{tp_rank="0"} 0.9\nsglang:token_usage{tp_rank="1"} 0.3\n'));
-    expect(await vllmAdapter(call).usage!(engine.url)).toBe(0.6);
-    expect(await sglangAdapter(call).usage!(engine.url)).toBe(0.9);
+    expect(await vllmCache(call).usage!(engine.url)).toBe(0.6);
+    expect(await sglangCache(call).usage!(engine.url)).toBe(0.9);
   });
 
   it('llama.cpp: gives each run its own slot and erases it at release', async () => {
     engine.respondWith((_r, res) => json(res, 200, { id_slot: 1, n_erased: 120 }));
-    const adapter = llamacppAdapter(call, 2);
+    const adapter = llamacppCache(call, 2);
     const [first, second] = [tagged(adapter, 'a'), tagged(adapter, 'b')];
     expect([first.id_slot, second.id_slot]).toEqual([0, 1]);
     expect(first.cache_prompt).toBe(true);
@@ -167,7 +167,7 @@ describe('engine adapters', () => {
   });
 
   it('llama.cpp: never pins a request to a busy slot, which would make it wait: a parallel stage gets a free slot, else llama.cpp chooses', async () => {
-    const adapter = llamacppAdapter(call, 2);
+    const adapter = llamacppCache(call, 2);
     const first = tagged(adapter, 'a', true); // still running on slot 0
     const parallel = tagged(adapter, 'a', true);
     expect([first.id_slot, parallel.id_slot]).toEqual([0, 1]);
@@ -179,7 +179,7 @@ describe('engine adapters', () => {
 
   it('llama.cpp: erases only the idle slots of a released run, and gives them to other runs', async () => {
     engine.respondWith((_r, res) => json(res, 200, { id_slot: 0, n_erased: 120 }));
-    const adapter = llamacppAdapter(call, 2);
+    const adapter = llamacppCache(call, 2);
     const running = tagged(adapter, 'a', true);
     tagged(adapter, 'a', true).end!(); // a parallel stage on slot 1, over
     expect(await adapter.releaseRun('a', replica(), idle)).toEqual({ action: 'slot_erase', result: 'ok', detail: "slot 1; slot 0 busy: left to llama.cpp's LRU" });
@@ -191,13 +191,13 @@ describe('engine adapters', () => {
 
   it('Ollama: unloads the run\'s model only when no other run uses it', async () => {
     engine.respondWith((_r, res) => json(res, 200, { done: true }));
-    const adapter = ollamaAdapter(call, () => 'qwen3:8b');
+    const adapter = ollamaCache(call, () => 'qwen3:8b');
     expect((await adapter.releaseRun('r', replica(), { ...idle, othersCached: true })).result).toBe('skipped');
     expect((await adapter.releaseRun('r', replica(), idle)).result).toBe('ok');
     expect(engine.received.map((r) => [r.url, r.body])).toEqual([['/api/generate', { model: 'qwen3:8b', keep_alive: 0 }]]);
   });
 
   it('hosted APIs: nothing to call, and says so', async () => {
-    expect(await openaiAdapter.releaseRun('r', replica(), idle)).toMatchObject({ result: 'unsupported' });
+    expect(await openaiCache.releaseRun('r', replica(), idle)).toMatchObject({ result: 'unsupported' });
   });
 });

@@ -6,7 +6,7 @@ import type { Backend } from '../../routing/backends.js';
 import { createBackends } from '../../routing/registry.js';
 import { loadPolicies } from '../../routing/scheduler/factory.js';
 import { fcfsRequest } from '../../routing/scheduler/policies/fcfs.js';
-import { UndiciUpstream } from '../../routing/upstream/undici.js';
+import { UndiciUpstream } from '../../upstream/clients/undici.js';
 import { identify } from '../../sessions/identity.js';
 import { MemorySessionStore, type RunRecord } from '../../sessions/runs.js';
 import { json, startRecordingEngine, type RecordingEngine } from '../helpers/recording-engine.js';

@@ -3,12 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../config/load.js';
 import { asOrlaError } from '../../errors.js';
 import { workflowsApi } from '../../gateway/workflows-api.js';
-import { vllmAdapter } from '../../memory/engines/vllm.js';
+import { vllmCache } from '../../upstream/engines/vllm.js';
 import { MemoryManager } from '../../memory/manager.js';
-import type { EngineCall } from '../../memory/types.js';
+import type { EngineCall } from '../../upstream/engines/index.js';
 import { createBackends } from '../../routing/registry.js';
 import { loadPolicies } from '../../routing/scheduler/factory.js';
-import { UndiciUpstream } from '../../routing/upstream/undici.js';
+import { UndiciUpstream } from '../../upstream/clients/undici.js';
 import { identify } from '../../sessions/identity.js';
 import { MemorySessionStore } from '../../sessions/runs.js';
 
@@ -33,7 +33,7 @@ async function setup(maxRuns: number) {
   const clock = { now: 1_000 };
   let manager!: MemoryManager;
   const store = new MemorySessionStore({ maxRuns, idleTtlMs: TTL_MS, expired: (run, why) => manager.expired(run, why), now: () => clock.now });
-  manager = new MemoryManager(config, store, backends, new Map([['b', vllmAdapter(call)]]));
+  manager = new MemoryManager(config, store, backends, new Map([['b', vllmCache(call)]]));
   const plan = (run: string) => manager.plan(identify({ 'x-orla-workflow-run': run, 'x-orla-stage': 's' }, { messages: [{ role: 'user', content: 'x' }] }), backend, 'default', 'm')!;
   const done = (p: ReturnType<typeof plan>, tokens: number) =>
     manager.completed(p, { replica: backend.replicas[0]!, promptTokens: tokens, cachedTokens: 0, completionTokens: 0, costUsd: 0, toolCalls: false });

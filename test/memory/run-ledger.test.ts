@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../config/load.js';
-import { llamacppAdapter } from '../../memory/engines/llamacpp.js';
-import { sglangAdapter } from '../../memory/engines/sglang.js';
+import { llamacppCache } from '../../upstream/engines/llamacpp.js';
+import { sglangCache } from '../../upstream/engines/sglang.js';
 import { MemoryManager, type Plan } from '../../memory/manager.js';
 import { PressureMonitor } from '../../memory/pressure.js';
-import type { EngineAdapter, EngineCall, ReleaseContext } from '../../memory/types.js';
+import type { CacheAdapter as EngineAdapter, EngineCall, ReleaseContext } from '../../upstream/engines/index.js';
 import type { Backend, Replica } from '../../routing/backends.js';
 import { createBackends } from '../../routing/registry.js';
 import { loadPolicies } from '../../routing/scheduler/factory.js';
-import { UndiciUpstream } from '../../routing/upstream/undici.js';
+import { UndiciUpstream } from '../../upstream/clients/undici.js';
 import { identify } from '../../sessions/identity.js';
 import { MemorySessionStore } from '../../sessions/runs.js';
 
@@ -33,7 +33,6 @@ const gate = (): Gate => {
 /** An adapter that records each release (run, replica, reason-free context) and answers ok, once `held` opens. */
 function recordingAdapter(log: string[], contexts: ReleaseContext[], held?: { gate: Gate | undefined }): EngineAdapter {
   return {
-    engine: 'simulator',
     tagRequest() {},
     async releaseRun(run, replica, context) {
       log.push(`${run}@${replica.url}`);
@@ -128,7 +127,7 @@ describe('a run that calls again after its idle TTL, before the sweep', () => {
       engineCalls.push(`${url} ${request.method} ${request.path}`);
       return { status: 200, text: '{}' };
     };
-    const { manager, plan, done, clock, backend } = await setup({ l: { engine: 'llamacpp', urls: ['http://a.test'], slots: 4 } }, () => llamacppAdapter(call, 4));
+    const { manager, plan, done, clock, backend } = await setup({ l: { engine: 'llamacpp', urls: ['http://a.test'], slots: 4 } }, () => llamacppCache(call, 4));
     const replica = backend('l').replicas[0]!;
     const old = plan('r', 'default');
     manager.tag(old, replica, {}, {}); // a long call, in flight past the idle TTL
@@ -254,7 +253,7 @@ describe('releases cover every replica a run was tagged on', () => {
       engineCalls.push(`${url} ${request.method} ${request.path}`);
       return { status: 200, text: '{}' };
     };
-    const { manager, plan, done, backend } = await setup(twoReplicas, () => llamacppAdapter(call, 1));
+    const { manager, plan, done, backend } = await setup(twoReplicas, () => llamacppCache(call, 1));
     const [a, b] = backend('l').replicas as [Replica, Replica];
     const retried = plan('ghost', 'default');
     manager.tag(retried, a, {}, {}); // the attempt on a fails, dispatch retries on b
@@ -285,7 +284,7 @@ describe('releases cover every replica a run was tagged on', () => {
       engineCalls.push(`${url} ${request.path}`);
       return { status: 200, text: '' };
     };
-    const { manager, plan, done, backend } = await setup({ s: { engine: 'sglang', urls: ['http://a.test', 'http://b.test'] } }, () => sglangAdapter(call));
+    const { manager, plan, done, backend } = await setup({ s: { engine: 'sglang', urls: ['http://a.test', 'http://b.test'] } }, () => sglangCache(call));
     const [a, b] = backend('s').replicas as [Replica, Replica];
     const withSession = plan('sess', 'default');
     manager.tag(withSession, a, { session_id: 'sid-1' }, {}); // the attempt on a failed over to b

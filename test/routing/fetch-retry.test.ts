@@ -6,7 +6,7 @@ import { dispatch } from '../../routing/dispatch.js';
 import { createBackends } from '../../routing/registry.js';
 import { fcfsRequest } from '../../routing/scheduler/policies/fcfs.js';
 import { loadPolicies } from '../../routing/scheduler/factory.js';
-import { FetchUpstream } from '../../routing/upstream/fetch.js';
+import { FetchUpstream } from '../../upstream/clients/fetch.js';
 
 // On the fetch path (Workers, Deno, Bun) a refused connection is retried on another replica, as
 // on undici's: fetch reports it as `TypeError: fetch failed` with the code on its cause.

@@ -6,7 +6,7 @@ import { CircuitBreaker } from '../../routing/circuit.js';
 import { fcfsRequest, fcfsStage } from '../../routing/scheduler/policies/fcfs.js';
 import { priorityRequest, priorityStage } from '../../routing/scheduler/policies/priority.js';
 import type { StageScheduler } from '../../routing/scheduler/types.js';
-import type { UpstreamClient } from '../../routing/upstream/types.js';
+import type { UpstreamClient } from '../../upstream/clients/types.js';
 
 // The backend's queue seen from outside: who gets a slot, when, and that every slot comes back.
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { simulatorAdapter } from '../../memory/engines/simulator.js';
-import type { EngineCall, ReleaseContext } from '../../memory/types.js';
+import { simulatorCache } from '../../upstream/engines/simulator.js';
+import type { EngineCall, ReleaseContext } from '../../upstream/engines/index.js';
 import { SESSION_HEADER } from '../../simulator/index.js';
 import { LONG_SYSTEM, post, postJson, userTurn, waitFor, withSimulator } from './helpers.js';
 
@@ -19,7 +19,7 @@ describe('the simulator adapter on the simulator', () => {
     withSimulator({ profile: 'instant' }, async (sim) => {
       // Both runs send the same prompt: every cached block is shared, none is run-a's alone.
       for (const run of ['run-a', 'run-b']) expect((await postJson(sim, '/v1/chat/completions', { messages }, { [SESSION_HEADER]: run })).status).toBe(200);
-      const adapter = simulatorAdapter(call);
+      const adapter = simulatorCache(call);
       const replica = { url: sim.url, inFlight: 0 };
       expect(await adapter.releaseRun('run-a', replica, { ...pressure, underPressure: false })).toEqual({ action: 'session_flush', result: 'ok', detail: '0 tokens freed' });
 

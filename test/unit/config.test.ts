@@ -44,7 +44,7 @@ describe('config loading', () => {
 
   it('refuses a priority order the engine cannot have', () => {
     const file = (engine: string, order: string) => `backends:\n  a: { engine: ${engine}, urls: [http://e:1], priority_scheduling: true, priority_order: ${order} }\n`;
-    expect(problemsOf(file('vllm', 'higher_first'))).toEqual(['backends.a.priority_order: vLLM always serves lower priority values first']);
+    expect(problemsOf(file('vllm', 'higher_first'))).toEqual(['backends.a.priority_order: engine vllm always serves lower priority values first']);
     expect(problemsOf(file('sglang', 'upside_down'))[0]).toMatch(/^backends\.a\.priority_order: /);
     expect(parseConfig(file('sglang', 'lower_first')).backends.a!.priority_order).toBe('lower_first');
   });

@@ -1,4 +1,5 @@
-import type { ActionResult, EngineAdapter, EngineCall } from '../types.js';
+import { listedAs, OPEN_WEIGHT_SAMPLING } from './fields.js';
+import type { ActionResult, CacheAdapter, Engine, EngineCall } from './types.js';
 import { gaugeValue } from './metrics-text.js';
 
 /** How long after a failed GET /slots it is asked again. */
@@ -34,7 +35,7 @@ interface Slots {
  * slot count is the config's `slots`, or learned from `GET /slots`; until it is known no slot is
  * named, since older builds hold a request for a slot they lack forever.
  */
-export function llamacppAdapter(call: EngineCall, configuredSlots: number | undefined, now: () => number = Date.now): EngineAdapter {
+export function llamacppCache(call: EngineCall, configuredSlots: number | undefined, now: () => number = Date.now): CacheAdapter {
   const replicas = new Map<string, Slots>();
   const slotsAt = (replica: string): Slots => {
     let slots = replicas.get(replica);
@@ -66,7 +67,6 @@ export function llamacppAdapter(call: EngineCall, configuredSlots: number | unde
   };
 
   return {
-    engine: 'llamacpp',
     tagRequest(run, replica, body) {
       const slots = slotsAt(replica);
       if (typeof slots.count !== 'number') return; // the server picks a slot
@@ -121,3 +121,12 @@ export function llamacppAdapter(call: EngineCall, configuredSlots: number | unde
     },
   };
 }
+
+/** llama.cpp: no request priority; its sampling extensions and `chat_template_kwargs` (with `--jinja`). */
+export const llamacpp: Engine = {
+  kind: 'llamacpp',
+  probePath: '/health',
+  fields: [...OPEN_WEIGHT_SAMPLING, 'chat_template_kwargs'],
+  serves: listedAs,
+  cache: ({ call, slots }) => llamacppCache(call, slots),
+};

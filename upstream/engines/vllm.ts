@@ -1,4 +1,5 @@
-import { globalFlushAllowed, type ActionResult, type EngineAdapter, type EngineCall } from '../types.js';
+import { listedAs, OPEN_WEIGHT_SAMPLING, VLLM_GUIDED } from './fields.js';
+import { globalFlushAllowed, type ActionResult, type CacheAdapter, type Engine, type EngineCall } from './types.js';
 import { gaugeValue } from './metrics-text.js';
 
 /** How long a replica without the endpoint is not asked again (it may restart in dev mode). */
@@ -11,10 +12,9 @@ const NO_DEV_MODE_TTL_MS = 10 * 60_000;
  * on an idle replica, stops asking for a while once the endpoint is missing, and otherwise relies on
  * affinity and vLLM's LRU.
  */
-export function vllmAdapter(call: EngineCall, now: () => number = Date.now): EngineAdapter {
+export function vllmCache(call: EngineCall, now: () => number = Date.now): CacheAdapter {
   const noDevModeSince = new Map<string, number>();
   return {
-    engine: 'vllm',
     async releaseRun(_run, replica, context): Promise<ActionResult> {
       const since = noDevModeSince.get(replica.url);
       if (since !== undefined && now() - since < NO_DEV_MODE_TTL_MS) {
@@ -40,3 +40,16 @@ export function vllmAdapter(call: EngineCall, now: () => number = Date.now): Eng
     },
   };
 }
+
+/**
+ * vLLM: `priority` lower first (`--scheduling-policy priority`; without it a non-zero priority is a
+ * 400), its sampling and structured-output extensions, `cache_salt` and `chat_template_kwargs`.
+ */
+export const vllm: Engine = {
+  kind: 'vllm',
+  probePath: '/health',
+  priority: { order: 'lower_first', fixed: true },
+  fields: [...OPEN_WEIGHT_SAMPLING, ...VLLM_GUIDED, 'cache_salt', 'chat_template_kwargs'],
+  serves: listedAs,
+  cache: ({ call }) => vllmCache(call),
+};

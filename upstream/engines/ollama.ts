@@ -1,12 +1,11 @@
-import type { ActionResult, EngineAdapter, EngineCall } from '../types.js';
+import type { ActionResult, CacheAdapter, Engine, EngineCall } from './types.js';
 
 /**
  * Ollama keeps a whole model loaded, not a run's prefix: the only release is unloading the model
  * (`POST /api/generate {"model", "keep_alive": 0}`), done only when no other run uses it.
  */
-export function ollamaAdapter(call: EngineCall, modelOf: (run: string) => string | undefined): EngineAdapter {
+export function ollamaCache(call: EngineCall, modelOf: (run: string) => string | undefined): CacheAdapter {
   return {
-    engine: 'ollama',
     async releaseRun(run, replica, context): Promise<ActionResult> {
       const model = modelOf(run);
       if (!model) return { action: 'unload', result: 'skipped', detail: 'model unknown' };
@@ -17,3 +16,15 @@ export function ollamaAdapter(call: EngineCall, modelOf: (run: string) => string
     },
   };
 }
+
+/**
+ * Ollama: no request priority, no pressure signal (`/api/ps` lists each loaded model's size but no
+ * total), and it answers to `llama3` for the `llama3:latest` it lists.
+ */
+export const ollama: Engine = {
+  kind: 'ollama',
+  probePath: '/api/version',
+  fields: [], // its OpenAI routes read none of the open-weight extensions (openai/openai.go)
+  serves: (listed, model) => listed.includes(model) || listed.includes(`${model}:latest`),
+  cache: ({ call, modelOf }) => ollamaCache(call, modelOf),
+};

@@ -1,5 +1,5 @@
 import type { OrlaError } from '../../errors.js';
-import type { AbortLike } from '../cancel.js';
+import type { AbortLike } from '../../cancel.js';
 
 // The one seam between the runtime-agnostic core and the network. Node uses undici pools
 // (undici.ts); other runtimes use fetch (fetch.ts).

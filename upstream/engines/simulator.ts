@@ -1,4 +1,5 @@
-import { globalFlushAllowed, type ActionResult, type EngineAdapter, type EngineCall } from '../types.js';
+import { listedAs, OPEN_WEIGHT_SAMPLING, VLLM_GUIDED } from './fields.js';
+import { globalFlushAllowed, type ActionResult, type CacheAdapter, type Engine, type EngineCall } from './types.js';
 import { gaugeValue } from './metrics-text.js';
 
 const SESSION_HEADER = 'x-session-id';
@@ -10,9 +11,8 @@ const SESSION_HEADER = 'x-session-id';
  * memory back, the global `POST /flush_cache` follows, under the same rules as SGLang's (refused
  * with 400 while requests run or wait).
  */
-export function simulatorAdapter(call: EngineCall): EngineAdapter {
+export function simulatorCache(call: EngineCall): CacheAdapter {
   return {
-    engine: 'simulator',
     tagRequest(run, _replica, _body, headers) {
       headers[SESSION_HEADER] = run;
     },
@@ -36,3 +36,13 @@ export function simulatorAdapter(call: EngineCall): EngineAdapter {
     },
   };
 }
+
+/** Orla's simulator speaks vLLM's dialect, with `priority` higher first. */
+export const simulator: Engine = {
+  kind: 'simulator',
+  probePath: '/health',
+  priority: { order: 'higher_first' },
+  fields: [...OPEN_WEIGHT_SAMPLING, ...VLLM_GUIDED, 'cache_salt', 'chat_template_kwargs'],
+  serves: listedAs,
+  cache: ({ call }) => simulatorCache(call),
+};

@@ -1,4 +1,5 @@
-import { globalFlushAllowed, type ActionResult, type EngineAdapter, type EngineCall } from '../types.js';
+import { listedAs, OPEN_WEIGHT_SAMPLING } from './fields.js';
+import { globalFlushAllowed, type ActionResult, type CacheAdapter, type Engine, type EngineCall } from './types.js';
 import { gaugeValue } from './metrics-text.js';
 
 /** How long SGLang may wait for the requests Orla cannot see to drain before it flushes (`?timeout=`). */
@@ -18,9 +19,8 @@ const FLUSH_WAIT_S = 2;
  * flush under way). It is an admin route: a server with `--admin-api-key` wants that key (the
  * backend's `admin_api_key`), else its `--api-key`, and answers 401 without it.
  */
-export function sglangAdapter(call: EngineCall): EngineAdapter {
+export function sglangCache(call: EngineCall): CacheAdapter {
   return {
-    engine: 'sglang',
     async releaseRun(_run, replica, context): Promise<ActionResult> {
       if (context.onlyTagged) return { action: 'global_flush', result: 'skipped', detail: 'the run left no tokens on the replica' };
       if (!globalFlushAllowed(context)) {
@@ -40,3 +40,16 @@ export function sglangAdapter(call: EngineCall): EngineAdapter {
     },
   };
 }
+
+/**
+ * SGLang: `priority` higher first (`--enable-priority-scheduling`; `--schedule-low-priority-values-first`
+ * reverses it), its sampling extensions, `cache_salt` (recent protocol.py) and `chat_template_kwargs`.
+ */
+export const sglang: Engine = {
+  kind: 'sglang',
+  probePath: '/health',
+  priority: { order: 'higher_first' },
+  fields: [...OPEN_WEIGHT_SAMPLING, 'cache_salt', 'chat_template_kwargs'],
+  serves: listedAs,
+  cache: ({ call }) => sglangCache(call),
+};
