@@ -55,7 +55,7 @@ export async function preflight(config: Config, options: PreflightOptions): Prom
     policies,
   );
   try {
-    await createMapper(config, backends, { baseDir: options.baseDir, requestScheduler: policies.request(config.scheduler.request) }).catch(collect);
+    await createMapper(config, backends, { baseDir: options.baseDir }).catch(collect);
     if (verify) problems.push(...(await verifyModels(config, backends)));
   } finally {
     await closeBackends(backends);

@@ -99,8 +99,10 @@ const stage = z.strictObject({
 });
 
 const scheduler = z.strictObject({
-  stage: policyName.default('fcfs'),
-  request: policyName.default('fcfs'),
+  /** Level 1, every backend's default. `priority` (ties oldest) is first come, first served until a request says X-Orla-Priority. */
+  stage: policyName.default('priority'),
+  /** Level 2, every stage's default; unset: the stage policy's own order (priority, sjf, run-fair), else oldest first. */
+  request: policyName.optional(),
   /** Waiting this long raises a request's effective priority by one, so nothing starves. */
   aging_ms: positiveInt.default(2_000),
 });
@@ -131,15 +133,20 @@ const memory = z.strictObject({
     .default({ high: 0.9, low: 0.75, interval_ms: 2_000 }),
   /** Send a run's calls to the replica holding its prefix (false: always the least loaded replica). */
   affinity: z.boolean().default(true),
-  /** A run's replica is left for the least loaded one when its load passes this many times the average. */
+  /**
+   * A run's warm replica is left for the least loaded one only when the imbalance is real: it has
+   * both `affinity_load_margin` more requests in flight and `affinity_load_factor` times as many
+   * (SGLang's router's balance thresholds, 64 and 1.5). A full replica is always left.
+   */
   affinity_load_factor: z.number().min(1).default(1.5),
+  affinity_load_margin: z.number().int().nonnegative().default(64),
 });
 
 export const configSchema = z.strictObject({
   server: server.default(server.parse({})),
   backends: z.record(z.string(), backend),
   stages: z.record(z.string(), stage).default({}),
-  scheduler: scheduler.default({ stage: 'fcfs', request: 'fcfs', aging_ms: 2_000 }),
+  scheduler: scheduler.default({ stage: 'priority', aging_ms: 2_000 }),
   memory: memory.default(memory.parse({})),
   ...mapperConfigKeys,
   ...variantConfigKeys,

@@ -2,10 +2,9 @@ import { Hono } from 'hono';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { asOrlaError, notFound } from '../errors.js';
-import type { MemoryManager } from '../memory/manager.js';
-import type { Backend } from '../routing/backends.js';
-import type { Policies } from '../routing/scheduler/factory.js';
+import type { Backend } from '../routing/backend.js';
 import type { StageMapper } from '../routing/types.js';
+import type { Core } from './core.js';
 import { apiKeyCheck, requireApiKey } from './auth.js';
 import { Exchange } from './exchange.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -20,8 +19,7 @@ export interface GatewayDeps<R> {
   config: Config;
   backends: ReadonlyMap<string, Backend>;
   mapper: StageMapper;
-  policies: Policies;
-  memory: MemoryManager;
+  core: Pick<Core, 'runs' | 'memory'>;
   platform: Platform<R>;
   metrics: GatewayMetrics;
   log: Logger;
@@ -58,16 +56,10 @@ export function createApp<R>(deps: GatewayDeps<R>): Gateway<R> {
     return platform.send(req, { status: error.status, headers }, error.body());
   };
 
-  const defaultPolicy = { requestScheduler: deps.policies.request(config.scheduler.request), weight: 1 };
-  const stagePolicies = new Map(
-    Object.entries(config.stages).map(([name, s]) => [
-      name,
-      { requestScheduler: deps.policies.request(s.scheduler ?? config.scheduler.request), weight: s.weight },
-    ]),
-  );
   const proxyDeps: ProxyDeps<R> = {
-    queuePolicy: (stage) => stagePolicies.get(stage) ?? defaultPolicy,
-    memory: deps.memory,
+    runs: deps.core.runs,
+    memory: deps.core.memory,
+    onBackgroundError: (err) => log.error({ err }, 'accounting a finished request failed'),
     mapper: deps.mapper,
     backends: deps.backends,
     platform,
@@ -118,7 +110,7 @@ export function createApp<R>(deps: GatewayDeps<R>): Gateway<R> {
 
   app.get('/v1/models', (c) => c.json({ object: 'list', data: listModels(config, created) }));
   app.route('/v1/backends', backendsApi(deps.backends));
-  app.route('/v1/workflows', workflowsApi(deps.memory));
+  app.route('/v1/workflows', workflowsApi(deps.core));
   return { app, proxied };
 }
 

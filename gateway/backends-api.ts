@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { badRequest, notFound } from '../errors.js';
-import type { Backend } from '../routing/backends.js';
+import type { Backend } from '../routing/backend.js';
 
 const update = z.strictObject({ max_concurrency: z.number().int().positive() });
 

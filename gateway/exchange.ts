@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Identity } from '../sessions/identity.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Usage } from './usage.js';
 
@@ -7,8 +8,10 @@ export class Exchange {
   readonly started = performance.now();
   /** The API route, set once the request is known to be one (a bounded metrics label). */
   route = '-';
+  /** The configured stage and the backend serving the request (bounded metric labels). */
   stage = '-';
   backend = '-';
+  /** The stage the request named (or that was inferred), for its log line. */
   requestedStage: string | undefined;
   run: string | undefined;
   /** The request's free tags (X-Orla-Tag-<key>, `orla.tags`): recorded with the completion. */
@@ -24,6 +27,16 @@ export class Exchange {
     private readonly metrics: GatewayMetrics,
     private readonly log: Logger,
   ) {}
+
+  /** Who the request belongs to, for its log line. */
+  identify(identity: Identity): void {
+    this.requestedStage = identity.stage;
+    this.run = identity.run;
+    for (const _ in identity.tags) {
+      this.tags = identity.tags;
+      break;
+    }
+  }
 
   /** Status 499: the client left before the response was complete. */
   finish(status: number, usage?: Usage, reason?: string): void {

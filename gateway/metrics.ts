@@ -1,6 +1,6 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client';
 import type { CircuitState } from '../routing/circuit.js';
-import type { MemoryObserver } from '../memory/manager.js';
+import type { MemoryObserver } from '../memory/index.js';
 import type { TokenUsage } from '../routing/cost.js';
 import type { FallbackReason, MapperObserver } from '../routing/mappers/types.js';
 import type { RoutingObserver } from '../routing/observer.js';

@@ -1,4 +1,4 @@
-import type { Backend } from '../routing/backends.js';
+import type { Backend } from '../routing/backend.js';
 import { authorization, engineOf } from '../upstream/engines/index.js';
 const PROBE_TIMEOUT_MS = 2_000;
 

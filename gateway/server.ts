@@ -9,8 +9,8 @@ import { closeBackends, createBackends } from '../routing/registry.js';
 import { loadPolicies } from '../routing/scheduler/factory.js';
 import { UndiciUpstream } from '../upstream/clients/undici.js';
 import { startSimulator } from '../simulator/index.js';
-import { createMemory } from '../memory/index.js';
 import { createApp } from './app.js';
+import { createCore } from './core.js';
 import { GatewayMetrics } from './metrics.js';
 import { nodeListener } from './node/listener.js';
 import { nodePlatform } from './node/platform.js';
@@ -51,11 +51,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     metrics,
   );
   const freeAll = () => Promise.all([closeBackends(backends), ...simulators.map(([, sim]) => sim.close())]);
-  const mapper = await createMapper(config, backends, {
-    baseDir: options.baseDir ?? process.cwd(),
-    requestScheduler: policies.request(config.scheduler.request),
-    observer: metrics,
-  }).catch(async (err: unknown) => {
+  const mapper = await createMapper(config, backends, { baseDir: options.baseDir ?? process.cwd(), observer: metrics }).catch(async (err: unknown) => {
     await freeAll();
     throw err;
   });
@@ -64,8 +60,9 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     await freeAll();
     throw new ConfigError(modelProblems);
   }
-  const memory = createMemory(config, backends, metrics);
-  const gateway = createApp({ config, backends, mapper, policies, memory: memory.manager, platform: nodePlatform, metrics, log });
+  const core = createCore(config, backends, { observer: metrics, log });
+  core.start();
+  const gateway = createApp({ config, backends, mapper, core, platform: nodePlatform, metrics, log });
 
   const server = await new Promise<Server>((resolve, reject) => {
     const s = createServer(nodeListener(gateway, log));
@@ -73,7 +70,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     s.listen(config.server.port, config.server.host, () => resolve(s));
   }).catch(async (err: unknown) => {
     // A taken port or an unknown host: free what already started, so the process can end.
-    memory.stop();
+    await core.stop();
     await freeAll();
     throw listenFailure(err, config.server.host, config.server.port) ?? err;
   });
@@ -92,7 +89,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       await drained;
       clearInterval(sweep);
       clearTimeout(deadline);
-      memory.stop();
+      await core.stop();
       await closeBackends(backends);
       await Promise.all(simulators.map(([, sim]) => sim.close()));
     })());

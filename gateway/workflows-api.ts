@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { notFound } from '../errors.js';
-import type { MemoryManager } from '../memory/manager.js';
-import type { RunRecord } from '../sessions/runs.js';
+import type { RunRecord } from '../state.js';
+import type { Core } from './core.js';
 
 const RECENT = 100;
 
@@ -10,17 +10,20 @@ const RECENT = 100;
  * cost, cache actions), `POST /v1/workflows/{run}/complete` (release the run's cache; it stays
  * readable among the recent runs until the idle TTL).
  */
-export function workflowsApi(memory: MemoryManager): Hono {
+export function workflowsApi({ runs, memory }: Pick<Core, 'runs' | 'memory'>): Hono {
   const api = new Hono();
-  // One store lookup per request: a run past its idle TTL that the sweep has not reached yet comes
-  // back from that lookup once (already ended by the TTL) and is gone from the store right after.
   const found = (run: string, record: RunRecord | undefined) => {
     if (!record) throw notFound(`no workflow run "${run}" (unknown, or expired after the idle TTL)`, 'run_not_found');
     return record;
   };
-  api.get('/', (c) => c.json({ object: 'list', data: memory.store.list(RECENT).map(summary) }));
-  api.get('/:run', (c) => c.json(detail(found(c.req.param('run'), memory.store.get(c.req.param('run'))))));
-  api.post('/:run/complete', (c) => c.json(detail(found(c.req.param('run'), memory.complete(c.req.param('run'))))));
+  api.get('/', async (c) => c.json({ object: 'list', data: (await runs.list(RECENT)).map(summary) }));
+  api.get('/:run', async (c) => c.json(detail(found(c.req.param('run'), await runs.get(c.req.param('run'))))));
+  api.post('/:run/complete', async (c) => {
+    const { run, endedRun } = await runs.complete(c.req.param('run'), Date.now());
+    // A run already ended (by the idle TTL, an earlier completion) is answered as it is: its releases are under way.
+    if (run && endedRun) memory.ended(run, 'client');
+    return c.json(detail(found(c.req.param('run'), run)));
+  });
   return api;
 }
 
@@ -29,11 +32,11 @@ function summary(run: RunRecord) {
     id: run.id,
     object: 'workflow.run',
     inferred: run.inferred,
-    status: run.completedAt === undefined ? (run.inFlight > 0 ? 'running' : run.waitingOnTool ? 'waiting_on_tool' : 'idle') : 'completed',
+    status: run.completed ? 'completed' : run.inFlight > 0 ? 'running' : run.toolWaitSince !== undefined ? 'waiting_on_tool' : 'idle',
     started_at: iso(run.startedAt),
     last_activity_at: iso(run.lastActivity),
-    completed_at: run.completedAt === undefined ? null : iso(run.completedAt),
-    completed_by: run.completedBy ?? null,
+    completed_at: run.completed ? iso(run.completed.at) : null,
+    completed_by: run.completed?.by ?? null,
     calls: run.calls,
     failed_calls: run.failedCalls,
     stages: run.stages,

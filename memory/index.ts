@@ -1,60 +1,120 @@
 import type { Config } from '../config/schema.js';
-import type { Backend } from '../routing/backends.js';
-import { MemorySessionStore, type RunRecord } from '../sessions/runs.js';
-import { authorization, engineOf, type CacheAdapter, type EngineCall } from '../upstream/engines/index.js';
-import { MemoryManager, type MemoryObserver } from './manager.js';
+import type { CompletedBy, RunOp, RunRecord, RunStore } from '../state.js';
+import type { CacheHint } from '../sessions/identity.js';
+import { endOps, finalDecision, type CallOutcome, type Release } from './call-end.js';
+import { beginOps, cacheHeader, planCall, type CachePlan, type PlanInput } from './plan.js';
+import { cachePolicy } from './policies/index.js';
 import { PressureMonitor } from './pressure.js';
+import { ToolWaitEstimate } from './reclaim.js';
+import { Releaser, type MemoryObserver } from './releaser.js';
+import type { CacheAdapter } from '../upstream/engines/index.js';
+import type { CachePolicy, MemoryBackend } from './types.js';
 
-const CALL_TIMEOUT_MS = 5_000;
+export type { CachePlan } from './plan.js';
+export type { CallOutcome } from './call-end.js';
+export type { MemoryObserver } from './releaser.js';
+export type { MemoryBackend } from './types.js';
 
-export interface Memory {
-  manager: MemoryManager;
-  pressure: PressureMonitor;
-  stop(): void;
-}
+/**
+ * The memory manager: a call's cache plan (plan.ts), its part of the call's end (call-end.ts), the
+ * releases that follow (releaser.ts), the end of a run, and the pressure rule (pressure.ts). The
+ * run's cache facts live in its record; memory keeps no per-run state of its own.
+ */
+export class Memory {
+  readonly toolWait = new ToolWaitEstimate();
+  readonly policy: CachePolicy;
+  private readonly stageHints: ReadonlyMap<string, CacheHint>;
+  private readonly releaser: Releaser;
+  readonly pressure: PressureMonitor;
 
-/** The memory manager of a gateway: run store, one engine adapter per backend, and the pressure monitor. */
-export function createMemory(config: Config, backends: ReadonlyMap<string, Backend>, observer: MemoryObserver = {}): Memory {
-  let manager!: MemoryManager;
-  const store = new MemorySessionStore({
-    maxRuns: config.memory.max_runs,
-    idleTtlMs: config.memory.idle_ttl_s * 1000,
-    expired: (run: RunRecord, why) => manager.expired(run, why),
-  });
-  const adapters = new Map<string, CacheAdapter>();
-  for (const backend of backends.values()) {
-    const modelOf = (run: string) => store.get(run)?.lastModel;
-    adapters.set(backend.name, engineOf(backend.config.engine).cache({ call: callThrough(backend), slots: backend.config.slots, modelOf }));
+  constructor(
+    private readonly config: Config,
+    backends: readonly MemoryBackend[],
+    store: RunStore,
+    private readonly observer: MemoryObserver = {},
+    /** Each backend's cache adapter; default its engine's. */
+    cacheOf?: (backend: MemoryBackend) => CacheAdapter,
+  ) {
+    this.policy = cachePolicy(config.memory.policy);
+    this.stageHints = new Map(Object.entries(config.stages).map(([name, s]) => [name, s.cache]));
+    const byName = new Map(backends.map((b) => [b.name, b]));
+    this.releaser = new Releaser(store, byName, observer, cacheOf);
+    this.pressure = new PressureMonitor(config, byName, store, this.releaser, this.toolWait);
   }
-  manager = new MemoryManager(config, store, backends, adapters, observer);
-  const pressure = new PressureMonitor(config, backends, adapters, manager);
-  pressure.start();
-  const sweep = setInterval(() => store.sweep(), Math.min(30_000, (config.memory.idle_ttl_s * 1000) / 4));
-  sweep.unref();
-  return {
-    manager,
-    pressure,
-    stop: () => {
-      pressure.stop();
-      clearInterval(sweep);
-    },
-  };
-}
 
-/** Cache-control calls go through the backend's own upstream client, with its key. */
-function callThrough(backend: Backend): EngineCall {
-  return async (url, request) => {
-    const replica = backend.replicas.find((r) => r.url === url);
-    if (!replica) return { status: 0, text: 'no such replica' };
-    const key = (request.admin ? backend.config.admin_api_key : undefined) ?? backend.config.api_key;
-    const headers = { 'content-type': 'application/json', ...authorization(key) };
-    const response = await replica.client.request({
-      method: request.method,
-      path: request.path,
-      headers,
-      body: request.body === undefined ? undefined : JSON.stringify(request.body),
-      signal: AbortSignal.timeout(request.timeoutMs ?? CALL_TIMEOUT_MS),
-    });
-    return { status: response.status, text: new TextDecoder().decode(await response.readAll()) };
-  };
+  /** Memory's part of a call's start, applied with the run's own. */
+  beginOps(backend: string): RunOp[] {
+    return beginOps(backend);
+  }
+
+  /** The call's plan, from its run as the call found it; the releases of the switch rule start now. */
+  plan(input: PlanInput, now = Date.now()): CachePlan {
+    if (input.before?.toolWaitSince !== undefined) this.toolWait.observe(now - input.before.toolWaitSince);
+    const plan = planCall(input, this.policy, this.stageHints, this.config.memory.affinity);
+    for (const { backend, replicas } of plan.leaving) for (const replica of replicas) void this.releaser.release(input.run, backend, replica, 'backend-switch');
+    return plan;
+  }
+
+  /**
+   * Makes the run's cache addressable on the replica an attempt got (a slot, a session), on copies of
+   * the request's body and headers. A failed or retried attempt's replica joins what the run's
+   * release must cover.
+   */
+  tag<B extends Record<string, unknown>>(plan: CachePlan, replica: string, body: B, headers: Record<string, string>): { body: B; headers: Record<string, string> } {
+    const adapter = this.releaser.adapter(plan.backend);
+    if (!adapter?.tagRequest) return { body, headers };
+    const tagged = { body: { ...body }, headers: { ...headers } };
+    const ended = adapter.tagRequest(plan.run, replica, tagged.body, tagged.headers);
+    if (ended) plan.ended.push(ended);
+    if (!plan.tagged.includes(replica)) plan.tagged.push(replica);
+    return tagged;
+  }
+
+  /**
+   * X-Orla-Cache. `toolCalls` is known when the whole response is read before its headers go (not
+   * for streams): then a flush the agent loop puts off says so.
+   */
+  header(plan: CachePlan, replica: string, toolCalls?: boolean): string {
+    const decision = toolCalls === undefined ? plan.decision : finalDecision(plan, { replica, tokens: 0, toolCalls }, this.policy);
+    return cacheHeader(plan, replica, decision);
+  }
+
+  /** Memory's part of the call's end, applied with the run's own; `releases` are carried out by `after`. */
+  endOps(plan: CachePlan, outcome: CallOutcome, now = Date.now()): { ops: RunOp[]; releases: Release[] } {
+    for (const ended of plan.ended.splice(0)) ended();
+    return endOps(plan, outcome, finalDecision(plan, outcome, this.policy), now);
+  }
+
+  /**
+   * After the call's end is recorded (`run` as it is now; undefined when it was dropped meanwhile):
+   * the call's own releases, or, when the run has ended (by this call, or while it ran), everything
+   * it holds where nothing of it is in flight.
+   */
+  after(plan: CachePlan, releases: readonly Release[], run: RunRecord | undefined, endedRun: boolean): void {
+    if (!run) return;
+    if (run.completed) return this.ended(run, endedRun ? 'workflow-done' : run.completed.by);
+    for (const { backend, replicas, reason } of releases) {
+      for (const replica of replicas) void this.releaser.release(run, backend, replica, reason, { landed: true });
+    }
+  }
+
+  /** The run has ended (done, completed, idle, evicted): release what it holds, as the policy says. */
+  ended(run: RunRecord, by: CompletedBy): void {
+    if (by === 'idle' || by === 'evicted') this.observer.runEnded?.(by);
+    const keep = this.policy.decide({ event: 'end', hint: 'auto', toolCalls: false, deferred: false }) !== 'release';
+    this.releaser.releaseAll(run, `completed:${by}`, keep);
+  }
+
+  /** Resolves once no release is under way: what a gateway waits for before it stops. */
+  settled(): Promise<void> {
+    return this.releaser.settled();
+  }
+
+  start(): void {
+    this.pressure.start();
+  }
+
+  stop(): void {
+    this.pressure.stop();
+  }
 }

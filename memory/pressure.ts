@@ -1,8 +1,8 @@
 import type { Config } from '../config/schema.js';
-import type { Backend, Replica } from '../routing/backends.js';
-import type { MemoryManager } from './manager.js';
-import { reclaimOrder } from './reclaim.js';
-import type { CacheAdapter } from '../upstream/engines/index.js';
+import type { RunStore } from '../state.js';
+import { reclaimOrder, type ToolWaitEstimate } from './reclaim.js';
+import type { Releaser } from './releaser.js';
+import type { MemoryBackend } from './types.js';
 
 /**
  * Scrapes each replica's KV usage on an interval and, above the high watermark, releases runs until
@@ -15,9 +15,10 @@ export class PressureMonitor {
 
   constructor(
     private readonly config: Config,
-    private readonly backends: ReadonlyMap<string, Backend>,
-    private readonly adapters: ReadonlyMap<string, CacheAdapter>,
-    private readonly manager: MemoryManager,
+    private readonly backends: ReadonlyMap<string, MemoryBackend>,
+    private readonly store: RunStore,
+    private readonly releaser: Releaser,
+    private readonly toolWait: ToolWaitEstimate,
   ) {}
 
   start(): void {
@@ -42,20 +43,20 @@ export class PressureMonitor {
     }
   }
 
-  private async check(backend: Backend, replica: Replica): Promise<void> {
+  private async check(backend: MemoryBackend, replica: string): Promise<void> {
     const capacity = backend.config.kv_capacity_tokens;
-    const runs = this.manager.runsCachedOn(replica.url);
-    const ledger = capacity ? runs.reduce((sum, run) => sum + (run.resident[replica.url] ?? 0), 0) / capacity : undefined;
-    const engine = await this.adapters.get(backend.name)?.usage?.(replica.url).catch(() => undefined);
+    const runs = await this.store.runsOn(replica).catch(() => []);
+    const ledger = capacity ? runs.reduce((sum, run) => sum + (run.resident[replica] ?? 0), 0) / capacity : undefined;
+    const engine = await this.releaser.adapter(backend.name)?.usage?.(replica).catch(() => undefined);
     const pressure = Math.max(engine ?? 0, ledger ?? 0);
     const { high, low } = this.config.memory.pressure;
     if (pressure <= high) return;
     // With a known capacity, free enough for the low watermark; without, one run per look.
     let toFree = capacity ? (pressure - low) * capacity : 1;
-    for (const run of reclaimOrder(runs, replica.url, Date.now(), this.manager.toolWait.ttlMs())) {
+    for (const run of reclaimOrder(runs, replica, Date.now(), this.toolWait.ttlMs())) {
       if (toFree <= 0) break;
-      toFree -= capacity ? run.resident[replica.url]! : 1;
-      await this.manager.release(run, backend, replica, `pressure ${(pressure * 100).toFixed(0)}%`, true);
+      toFree -= capacity ? run.resident[replica]! : 1;
+      await this.releaser.release(run, backend.name, replica, `pressure ${(pressure * 100).toFixed(0)}%`, { underPressure: true });
     }
   }
 }

@@ -1,4 +1,4 @@
-import type { RunRecord } from '../sessions/runs.js';
+import type { RunRecord } from '../state.js';
 
 /**
  * Which runs to release first under memory pressure: the one whose next use is farthest away.
@@ -7,8 +7,8 @@ import type { RunRecord } from '../sessions/runs.js';
  */
 export function reclaimOrder(runs: readonly RunRecord[], replica: string, now: number, toolWaitMs: number): RunRecord[] {
   const rank = (run: RunRecord) => {
-    if (run.completedAt !== undefined) return 0;
-    if (!run.waitingOnTool || now - run.toolWaitSince! > toolWaitMs) return 1; // a tool wait past its TTL is idleness
+    if (run.completed !== undefined) return 0;
+    if (run.toolWaitSince === undefined || now - run.toolWaitSince > toolWaitMs) return 1; // a tool wait past its TTL is idleness
     return 2;
   };
   return runs

@@ -1,20 +1,36 @@
+import type { BackendConfig } from '../config/schema.js';
 import type { CacheHint } from '../sessions/identity.js';
+import type { EngineCall } from '../upstream/engines/index.js';
 
-// The memory manager's seams: a cache policy decides, from plain data, whether a run's cache stays
-// after a call; an engine adapter carries that out with what its engine really offers.
+// The memory manager's seams: a cache policy decides, from plain facts, what becomes of a run's
+// cache; an engine's cache adapter (upstream/engines/) carries that out with what the engine offers.
 
-/** `preserve`: keep the run's prefix warm on its replica; `release`: free it once the call is done. */
-export type CacheDecision = 'preserve' | 'release';
+/** `preserve`: keep the run's prefix warm; `release`: free it; `defer`: free it once the stage's agent loop ends. */
+export type CacheDecision = 'preserve' | 'release' | 'defer';
 
-export interface CallFacts {
-  /** X-Orla-Cache (the request's), else the stage's `cache`. */
+export interface CacheFacts {
+  /** A call of the run completed; the run's next call went to another backend; the run ended. */
+  event: 'call' | 'switch' | 'end';
+  /** The call's X-Orla-Cache, else its stage's `cache` (`auto` for other events). */
   hint: CacheHint;
-  /** X-Orla-Workflow-Done: this is the run's last call. */
-  workflowDone: boolean;
+  /** The call ended in tool calls: its stage's agent loop comes back to extend this very context. */
+  toolCalls: boolean;
+  /** A flush of the call's stage was put off while its loop waited on a tool. */
+  deferred: boolean;
 }
 
 export interface CachePolicy {
   readonly name: string;
-  /** What happens to the run's cache on its replica once this call completes (for `auto` hints). */
-  afterCall(facts: CallFacts): CacheDecision;
+  decide(facts: CacheFacts): CacheDecision;
+}
+
+/** A backend as memory sees it: its replicas, their load, and how to reach them. */
+export interface MemoryBackend {
+  readonly name: string;
+  readonly config: BackendConfig;
+  readonly replicas: readonly string[];
+  /** Requests in flight on a replica now, all runs together. */
+  inFlight(replica: string): number;
+  /** Cache-control requests to a replica, with the backend's key. */
+  call: EngineCall;
 }

@@ -1,6 +1,6 @@
 import { clientClosed } from '../errors.js';
-import type { Backend, Lease, Ticket } from './backends.js';
-import type { Replica } from './backends.js';
+import type { Backend, Lease, Ticket } from './backend.js';
+import type { Replica } from './backend.js';
 import type { AbortLike } from '../cancel.js';
 import type { UpstreamRequest, UpstreamResponse } from '../upstream/clients/types.js';
 

@@ -1,5 +1,5 @@
 import { clientClosed, upstreamTimeout } from '../errors.js';
-import type { Backend, Ticket } from './backends.js';
+import type { Backend, Ticket } from './backend.js';
 import type { TokenUsage } from './cost.js';
 import { dispatch } from './dispatch.js';
 import { authorization } from '../upstream/engines/index.js';

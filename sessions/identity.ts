@@ -1,5 +1,5 @@
 import { badRequest } from '../errors.js';
-import { hashHex } from './hash.js';
+import { hashHex } from '../hash.js';
 
 // Who a request belongs to: the X-Orla-* tags of DESIGN.md ("The wire protocol"). Headers win over
 // the body's `metadata` (flat `"orla.stage"` or nested `{"orla": {"stage"}}`); Orla's own keys are

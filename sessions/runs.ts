@@ -1,152 +1,100 @@
-import { LRUCache } from 'lru-cache';
+import type { Identity } from './identity.js';
+import type { OnExpired, RunOp, RunRecord, RunStore } from '../state.js';
 
-// What Orla knows about each workflow run: where its calls went, what it believes each replica still
-// holds of it (the ledger: engines' usage gauges leave out cached blocks no request is using), and
-// what was done to its cache.
+// The runs' lifecycle and accounting, as the operations each moment applies to a run's record. The
+// request path applies one list of them on the way in (`begin`) and one on the way out (`end`);
+// other steps may add their own operations to those lists (memory/ its cache facts).
 
-export interface CacheActionRecord {
-  at: number;
+/** What the start of a call changes in its run. */
+export function beginOps(identity: Identity, model: string | undefined, now: number): RunOp[] {
+  const ops: RunOp[] = [
+    { op: 'incr', field: 'calls', by: 1 },
+    { op: 'incr', field: 'inFlight', by: 1 },
+    { op: 'set', field: 'lastActivity', value: now },
+    { op: 'set', field: 'completed', value: undefined }, // a call makes an ended run active again
+    { op: 'set', field: 'toolWaitSince', value: undefined }, // the tool it waited on has answered
+  ];
+  if (model !== undefined) ops.push({ op: 'set', field: 'lastModel', value: model });
+  if (identity.stage !== undefined) ops.push({ op: 'add', field: 'stages', item: identity.stage });
+  return ops;
+}
+
+/** How a call ended. */
+export interface CallEnd {
+  now: number;
   backend: string;
-  replica: string;
-  action: string;
-  result: 'ok' | 'refused' | 'unsupported' | 'failed' | 'skipped';
-  reason: string;
-  detail?: string;
+  stage: string;
+  /** Where it ran and what it used, when it succeeded. */
+  served?: { replica: string; promptTokens: number; cachedTokens: number; completionTokens: number; costUsd: number; toolCalls: boolean };
+  failure?: { status: number; message: string };
+  /** The run's prompt length before this call (for the context's growth). */
+  contextBefore: number;
+  /** X-Orla-Workflow-Done: the run ends with this call, even when it failed. */
+  workflowDone: boolean;
 }
 
-export interface RunRecord {
-  id: string;
-  /** Inferred from the conversation root rather than tagged. */
-  inferred: boolean;
-  startedAt: number;
-  lastActivity: number;
-  completedAt?: number;
-  completedBy?: 'client' | 'workflow-done' | 'idle' | 'evicted';
-  stages: string[];
-  backends: string[];
-  replicas: string[];
-  calls: number;
-  /** Calls that failed (the engine's error, a timeout, a rejection; not a client that left). */
-  failedCalls: number;
-  lastError?: { at: number; stage: string; backend: string; status: number; message: string };
-  inFlight: number;
-  lastBackend?: string;
-  lastReplica?: string;
-  /** The model of the latest call (Ollama unloads by model). */
-  lastModel?: string;
-  /** Prompt tokens of the latest call, and how much that grew from the call before. */
-  contextTokens: number;
-  contextGrowth: number;
-  /** Per replica URL: the tokens of this run Orla believes are still cached there. */
-  resident: Record<string, number>;
-  promptTokens: number;
-  cachedTokens: number;
-  completionTokens: number;
-  costUsd: number;
-  /** The latest response ended in tool calls and no call has come since. */
-  waitingOnTool: boolean;
-  toolWaitSince?: number;
-  /** Per backend: this run's calls planned there and not over yet. */
-  inFlightOn: Record<string, number>;
-  /**
-   * Per backend: the replicas where the run may hold something not released yet (its requests were
-   * tagged there, by every dispatch attempt, or left tokens there). What a release must cover.
-   */
-  unreleased: Record<string, string[]>;
-  /** Per stage: a flush hint put off while that stage's agent loop waits on a tool (see the manager). */
-  deferredFlush: Record<string, { reason: string; backend: string; replicas: string[] }>;
-  cacheActions: CacheActionRecord[];
+/** What the end of a call changes in its run. With `workflowDone`, the op whose result says whether this call ended the run is last. */
+export function endOps(end: CallEnd): RunOp[] {
+  const ops: RunOp[] = [
+    { op: 'incr', field: 'inFlight', by: -1 },
+    { op: 'set', field: 'lastActivity', value: end.now },
+  ];
+  if (end.failure) {
+    ops.push({ op: 'incr', field: 'failedCalls', by: 1 });
+    ops.push({ op: 'set', field: 'lastError', value: { at: end.now, stage: end.stage, backend: end.backend, ...end.failure } });
+  }
+  const served = end.served;
+  if (served) {
+    ops.push(
+      { op: 'set', field: 'lastBackend', value: end.backend },
+      { op: 'set', field: 'lastReplica', value: served.replica },
+      { op: 'add', field: 'backends', item: end.backend },
+      { op: 'add', field: 'replicas', item: served.replica },
+      { op: 'set', field: 'contextTokens', value: served.promptTokens },
+      { op: 'set', field: 'contextGrowth', value: served.promptTokens - end.contextBefore },
+      { op: 'incr', field: 'promptTokens', by: served.promptTokens },
+      { op: 'incr', field: 'cachedTokens', by: served.cachedTokens },
+      { op: 'incr', field: 'completionTokens', by: served.completionTokens },
+      { op: 'incr', field: 'costUsd', by: served.costUsd },
+      { op: 'set', field: 'toolWaitSince', value: served.toolCalls ? end.now : undefined },
+    );
+  }
+  if (end.workflowDone) ops.push(completeOp('workflow-done', end.now));
+  return ops;
 }
 
-/** Where runs live. In memory by default; a shared store (Redis) can replace it for several gateways. */
-export interface SessionStore {
-  get(run: string): RunRecord | undefined;
-  /** The record held for an id, with no side effect (no expiry, no recency). */
-  peek(run: string): RunRecord | undefined;
-  /**
-   * The run, created on first sight; counts as activity. A run idle past the TTL has ended, swept or
-   * not: it is handed to `expired`, and the call that finds it so starts a fresh record.
-   */
-  touch(run: string, inferred: boolean, now: number): RunRecord;
-  /** Most recently active first. */
-  list(limit: number): RunRecord[];
-  readonly size: number;
-  /** Drops runs idle past the TTL, handing each to `expired` first. */
-  sweep(): void;
-}
+/** Ends the run, once: its result says whether this op is the one that ended it. */
+export const completeOp = (by: NonNullable<RunRecord['completed']>['by'], now: number): RunOp => ({ op: 'setIfUnset', field: 'completed', value: { at: now, by } });
 
-const MAX_ACTIONS_KEPT = 50;
+/** The runs of a gateway: their store, and what happens when one is dropped. */
+export class Runs {
+  constructor(readonly store: RunStore) {}
 
-export function recordAction(run: RunRecord, action: CacheActionRecord): void {
-  run.cacheActions.push(action);
-  if (run.cacheActions.length > MAX_ACTIONS_KEPT) run.cacheActions.shift();
-}
-
-export function addUnique(list: string[], item: string): void {
-  if (!list.includes(item)) list.push(item);
-}
-
-export class MemorySessionStore implements SessionStore {
-  private readonly runs: LRUCache<string, RunRecord>;
-
-  constructor(options: {
-    maxRuns: number;
-    idleTtlMs: number;
-    expired(run: RunRecord, why: 'idle' | 'evicted'): void;
-    /** The clock the idle TTL is measured on (tests inject one); read on every check when given. */
-    now?: () => number;
-  }) {
-    this.runs = new LRUCache<string, RunRecord>({
-      max: options.maxRuns,
-      ttl: options.idleTtlMs,
-      updateAgeOnGet: false,
-      ...(options.now ? { perf: { now: options.now }, ttlResolution: 0 } : {}),
-      dispose: (run, _key, reason) => {
-        if (reason === 'expire') options.expired(run, 'idle');
-        else if (reason === 'evict') options.expired(run, 'evicted');
-      },
-    });
+  /** The way in: one store operation, creating the run on first sight. `before` is the run as the call found it. */
+  async begin(identity: Identity & { run: string }, ops: readonly RunOp[], now: number) {
+    const { before, after } = await this.store.apply(identity.run, ops, { create: { inferred: identity.runInferred, now }, before: true });
+    return { before, after: after! };
   }
 
-  get(run: string): RunRecord | undefined {
-    return this.runs.get(run, { allowStale: true });
+  /** The way out: one store operation, on the record the call began on (a later one under the same id is another run). */
+  async end(run: RunRecord, ops: readonly RunOp[]) {
+    const { after, results } = await this.store.apply(run.id, ops, { ifStartedAt: run.startedAt });
+    return { after, endedRun: after !== undefined && ops.at(-1)?.op === 'setIfUnset' && results.at(-1) === true };
   }
 
-  peek(run: string): RunRecord | undefined {
-    return this.runs.peek(run, { allowStale: true });
+  /** POST /v1/workflows/{run}/complete: `endedRun` when this call is the one that ended it. */
+  async complete(id: string, now: number) {
+    const { after, results } = await this.store.apply(id, [completeOp('client', now)]);
+    return { run: after, endedRun: results[0] === true };
   }
 
-  touch(run: string, inferred: boolean, now: number): RunRecord {
-    // Not `allowStale`: a run past its idle TTL is deleted here (ended and released through `expired`,
-    // as the sweep would), and its call starts a fresh record. Putting the ended record back would
-    // leave it released, and out of the ledger, while it holds tokens again.
-    let record = this.runs.get(run);
-    if (!record) {
-      record = {
-        id: run, inferred, startedAt: now, lastActivity: now, stages: [], backends: [], replicas: [], calls: 0, failedCalls: 0, inFlight: 0,
-        contextTokens: 0, contextGrowth: 0, resident: {}, promptTokens: 0, cachedTokens: 0, completionTokens: 0, costUsd: 0,
-        waitingOnTool: false, inFlightOn: {}, unreleased: {}, deferredFlush: {}, cacheActions: [],
-      };
-    }
-    record.lastActivity = now;
-    this.runs.set(run, record); // refreshes recency and the idle TTL
-    return record;
+  get(id: string): Promise<RunRecord | undefined> {
+    return this.store.get(id);
   }
 
-  list(limit: number): RunRecord[] {
-    const out: RunRecord[] = [];
-    for (const run of this.runs.values()) {
-      out.push(run);
-      if (out.length >= limit) break;
-    }
-    return out;
-  }
-
-  get size(): number {
-    return this.runs.size;
-  }
-
-  sweep(): void {
-    this.runs.purgeStale();
+  list(limit: number): Promise<RunRecord[]> {
+    return this.store.list(limit);
   }
 }
+
+export type { OnExpired };

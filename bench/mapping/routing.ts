@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ConfigError, validateConfig } from '../../config/load.js';
 import { crossCheckMappers, mapperSchema, type MappingConfig } from '../../config/mappers.js';
 import { configSchema, type Config } from '../../config/schema.js';
-import type { Backend } from '../../routing/backends.js';
+import type { Backend } from '../../routing/backend.js';
 import { costOf, type TokenUsage } from '../../routing/cost.js';
 import { dispatch } from '../../routing/dispatch.js';
 import { createMapper } from '../../routing/mappers/factory.js';
@@ -10,7 +10,6 @@ import type { MapperObserver } from '../../routing/mappers/types.js';
 import { closeBackends, createBackends } from '../../routing/registry.js';
 import { chooseTarget } from '../../routing/reroute.js';
 import { loadPolicies } from '../../routing/scheduler/factory.js';
-import type { RequestScheduler } from '../../routing/scheduler/types.js';
 import type { StageMapper, Verdict } from '../../routing/types.js';
 import { UndiciUpstream } from '../../upstream/clients/undici.js';
 import { identify } from '../../sessions/identity.js';
@@ -55,7 +54,6 @@ export async function startRouter(raw: Record<string, any>): Promise<Router> {
   const config = mappingConfig(raw);
   const policies = await loadPolicies(config, process.cwd());
   const backends = createBackends(config, (_name, b) => b.urls!, (url, timeouts) => new UndiciUpstream(url, timeouts), policies);
-  const requestScheduler = policies.request(config.scheduler.request);
   const classification = { calls: 0, promptTokens: 0, cachedTokens: 0, costUsd: 0, fallbacks: 0 };
   const observer: MapperObserver = {
     internalUsage: (_backend, _stage, usage, costUsd) => {
@@ -66,9 +64,9 @@ export async function startRouter(raw: Record<string, any>): Promise<Router> {
     },
     classifierFailed: () => classification.fallbacks++,
   };
-  const mapper = await createMapper(config, backends, { requestScheduler, observer });
+  const mapper = await createMapper(config, backends, { observer });
   return {
-    complete: (request, startedAt) => complete(mapper, backends, requestScheduler, request, startedAt),
+    complete: (request, startedAt) => complete(mapper, backends, request, startedAt),
     classification,
     close: () => closeBackends(backends),
   };
@@ -77,7 +75,6 @@ export async function startRouter(raw: Record<string, any>): Promise<Router> {
 async function complete(
   mapper: StageMapper,
   backends: ReadonlyMap<string, Backend>,
-  requestScheduler: RequestScheduler,
   request: SweRequest,
   startedAt: number,
 ): Promise<Served> {
@@ -98,7 +95,7 @@ async function complete(
   Object.assign(body, target.params);
   const backend = backends.get(target.backend)!;
   const text = JSON.stringify(body);
-  const ticket = { stage: target.stage, run: identity.run, priority: 0, promptTokens: Math.ceil(text.length / 4), requestScheduler, weight: 1 };
+  const ticket = { stage: target.stage, run: identity.run, priority: 0, promptTokens: Math.ceil(text.length / 4) };
   const { lease, response } = await dispatch(backend, ticket, () => ({ method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, body: text }));
   const answer = JSON.parse(new TextDecoder().decode(await response.readAll())) as { usage?: Record<string, any> };
   const usage: TokenUsage = {

@@ -1,9 +1,7 @@
 import type { MapperConfig, MappingConfig } from '../../config/mappers.js';
 import { stagesUnder, type Variants } from '../../config/variants.js';
 import { ConfigError } from '../../config/load.js';
-import type { Backend } from '../backends.js';
-import { fcfsRequest } from '../scheduler/policies/fcfs.js';
-import type { RequestScheduler } from '../scheduler/types.js';
+import type { Backend } from '../backend.js';
 import type { StageMapper } from '../types.js';
 import { CostMapper } from './cost.js';
 import { isModulePath, loadMapperModule, loadScoreModule, ModuleMapper } from './module.js';
@@ -16,8 +14,6 @@ import { VariantMapping } from './variants.js';
 export interface MapperOptions {
   /** Where module paths in the config are relative to (the config file's folder); default: the working directory. */
   baseDir?: string;
-  /** The level-2 policy of each classifier's queue; default fcfs. */
-  requestScheduler?: RequestScheduler;
   observer?: MapperObserver;
 }
 
@@ -52,7 +48,7 @@ export async function createMapper(config: MappingConfig & { mappings?: Variants
   async function build(name: string, mapper: MapperConfig): Promise<DynamicMapper> {
     switch (mapper.kind) {
       case 'onebit':
-        return new OneBitMapper(name, mapper, { backends, requestScheduler: options.requestScheduler ?? fcfsRequest, observer });
+        return new OneBitMapper(name, mapper, { backends, observer });
       case 'threshold': {
         const score = isModulePath(mapper.score) ? await loadScoreModule(mapper.score, baseDir) : promptTokensScore;
         return new ThresholdMapper(name, mapper, score, observer);

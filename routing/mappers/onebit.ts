@@ -1,10 +1,9 @@
 import { LRUCache } from 'lru-cache';
 import type { OneBitConfig } from '../../config/mappers.js';
 import { OrlaError } from '../../errors.js';
-import type { Backend } from '../backends.js';
+import type { Backend } from '../backend.js';
 import { costOf } from '../cost.js';
 import { callBackend } from '../internal-call.js';
-import type { RequestScheduler } from '../scheduler/types.js';
 import type { MapRequest } from '../types.js';
 import { requestText } from './content.js';
 import { classifierMessages, predictionOf, promptText, VERDICT_FORMAT } from './onebit-prompt.js';
@@ -12,8 +11,6 @@ import type { Choice, DynamicMapper, FallbackReason, MapContext, MapperObserver 
 
 export interface OneBitDeps {
   backends: ReadonlyMap<string, Backend>;
-  /** The level-2 policy of the classifier's queue. */
-  requestScheduler: RequestScheduler;
   observer: MapperObserver;
 }
 
@@ -68,8 +65,6 @@ export class OneBitMapper implements DynamicMapper {
           run: request.identity.run,
           priority: request.identity.priority ?? 0,
           promptTokens: Math.ceil((this.prompt.length + text.length) / 4),
-          requestScheduler: this.deps.requestScheduler,
-          weight: 1,
         },
         path: '/v1/chat/completions',
         body: { temperature: 0, max_tokens: classifier.max_tokens, ...classifier.params, model: classifier.model, messages, response_format: VERDICT_FORMAT, stream: false },

@@ -1,5 +1,5 @@
 import type { MappedStage, MappingConfig } from '../../config/mappers.js';
-import type { Backend } from '../backends.js';
+import type { Backend } from '../backend.js';
 import type { MapRequest, StageMapper, Target } from '../types.js';
 import { ExplicitMapper } from './explicit.js';
 import type { BackendState, DynamicMapper, MapContext } from './types.js';

@@ -1,6 +1,6 @@
 import { mappedSides, type MappingConfig } from '../../config/mappers.js';
 import { authorization, engineOf } from '../../upstream/engines/index.js';
-import type { Backend } from '../backends.js';
+import type { Backend } from '../backend.js';
 
 /**
  * `verify_models: true`: asks every replica of every backend the config names a model on for its

@@ -5,7 +5,7 @@ import type { Config } from '../../config/schema.js';
 import { fairStage } from './policies/fair.js';
 import { fcfsRequest, fcfsStage } from './policies/fcfs.js';
 import { priorityRequest, priorityStage } from './policies/priority.js';
-import { runFairStage } from './policies/run-fair.js';
+import { runFairRequest, runFairStage } from './policies/run-fair.js';
 import { sjfRequest, sjfStage } from './policies/sjf.js';
 import type { RequestScheduler, StageScheduler } from './types.js';
 
@@ -20,6 +20,7 @@ const REQUEST_POLICIES: Record<string, () => RequestScheduler> = {
   fcfs: () => fcfsRequest,
   priority: () => priorityRequest,
   sjf: () => sjfRequest,
+  'run-fair': () => runFairRequest,
 };
 
 /** Makes a policy by name; a custom policy is a module (`./file.js`) whose default export has `name` and `pick`. */
@@ -37,7 +38,7 @@ export async function loadPolicies(config: Config, baseDir: string): Promise<Pol
   const problems: string[] = [];
   const uses: [string, string, 'stage' | 'request'][] = [
     ['scheduler.stage', config.scheduler.stage, 'stage'],
-    ['scheduler.request', config.scheduler.request, 'request'],
+    ...(config.scheduler.request ? [['scheduler.request', config.scheduler.request, 'request'] as [string, string, 'request']] : []),
     ...Object.entries(config.backends).flatMap(([n, b]) => (b.scheduler ? [[`backends.${n}.scheduler`, b.scheduler, 'stage'] as [string, string, 'stage']] : [])),
     ...Object.entries(config.stages).flatMap(([n, s]) => (s.scheduler ? [[`stages.${n}.scheduler`, s.scheduler, 'request'] as [string, string, 'request']] : [])),
   ];

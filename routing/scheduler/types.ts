@@ -42,6 +42,12 @@ export interface RequestScheduler {
 export interface StageScheduler {
   readonly name: string;
   pick(stages: readonly StageQueueView[], context: PickContext): number;
+  /**
+   * A policy that orders requests (priority, sjf, run-fair) picks the stage holding the request that
+   * goes first, and orders the requests inside each stage's queue the same way, unless the stage
+   * (or `scheduler.request`) names a request scheduler of its own.
+   */
+  readonly withinStage?: RequestScheduler;
 }
 
 /** Priority grown by waiting, so nothing starves. */

@@ -4,8 +4,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../config/load.js';
 import { createApp } from '../../gateway/app.js';
+import { createCore } from '../../gateway/core.js';
 import { GatewayMetrics } from '../../gateway/metrics.js';
-import { createMemory } from '../../memory/index.js';
 import { webPlatform } from '../../gateway/web/platform.js';
 import { ExplicitMapper } from '../../routing/mappers/explicit.js';
 import { createBackends } from '../../routing/registry.js';
@@ -61,8 +61,9 @@ beforeAll(async () => {
   const policies = await loadPolicies(config, '.');
   metrics = new GatewayMetrics();
   const backends = createBackends(config, (_n, b) => b.urls!, (url, t) => new FetchUpstream(url, t), policies, metrics);
-  const memory = createMemory(config, backends).manager;
-  app = createApp({ config, backends, mapper: new ExplicitMapper(config.stages), policies, memory, platform: webPlatform, metrics, log: pino({ level: 'silent' }) }).app;
+  const log = pino({ level: 'silent' });
+  const core = createCore(config, backends, { log });
+  app = createApp({ config, backends, mapper: new ExplicitMapper(config.stages), core, platform: webPlatform, metrics, log }).app;
 });
 afterAll(() => engine.close());
 
@@ -115,7 +116,8 @@ describe('the gateway on the Web-standard path', () => {
     });
     const policies = await loadPolicies(config, '.');
     const backends = createBackends(config, (_n, b) => b.urls!, (url, t) => new FetchUpstream(url, t), policies, new GatewayMetrics());
-    const guarded = createApp({ config, backends, mapper: new ExplicitMapper(config.stages), policies, memory: createMemory(config, backends).manager, platform: webPlatform, metrics: new GatewayMetrics(), log: pino({ level: 'silent' }) }).app;
+    const log = pino({ level: 'silent' });
+    const guarded = createApp({ config, backends, mapper: new ExplicitMapper(config.stages), core: createCore(config, backends, { log }), platform: webPlatform, metrics: new GatewayMetrics(), log }).app;
     const chat = (headers: Record<string, string>) =>
       guarded.fetch(new Request('http://orla.test/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'req-web', ...headers }, body: JSON.stringify({ model: 'any', messages: [{ role: 'user', content: 'hi' }] }) }));
     const [none, wrong, right, models] = await Promise.all([

@@ -2,7 +2,6 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fcfsRequest } from '../../routing/scheduler/policies/fcfs.js';
 import { mapOnly, startWorld, type World } from './helpers.js';
 
 const worlds: World[] = [];
@@ -69,7 +68,7 @@ describe('a custom mapper module', () => {
   it('decides from the backends\' live state', async () => {
     const w = await world('./tier-mapper.mjs', { max_concurrency: 1 });
     const light = w.backends.get('light')!;
-    const ticket = { stage: 'other', run: undefined, priority: 0, promptTokens: 1, requestScheduler: fcfsRequest, weight: 1 };
+    const ticket = { stage: 'other', run: undefined, priority: 0, promptTokens: 1 };
     const held = await light.acquire(ticket);
     const queued = light.acquire(ticket);
     expect(await mapOnly(w, { stage: 'support', content: 'hi' })).toMatchObject({ backend: 'heavy' });

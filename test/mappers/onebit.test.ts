@@ -2,7 +2,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { OrlaError } from '../../errors.js';
 import { costOf } from '../../routing/cost.js';
 import { promptText } from '../../routing/mappers/onebit-prompt.js';
-import { fcfsRequest } from '../../routing/scheduler/policies/fcfs.js';
 import { identify } from '../../sessions/identity.js';
 import { startSimulator, type RunningSimulator } from '../../simulator/index.js';
 import { tokenIds } from '../../simulator/tokens.js';
@@ -212,7 +211,7 @@ describe('OneBit', () => {
   it('the classifier call waits in its backend\'s queue as stage onebit:<mapper>', async () => {
     const w = await world({}, { max_concurrency: 1 });
     const lightBackend = w.backends.get('light')!;
-    const held = await lightBackend.acquire({ stage: 'other', run: undefined, priority: 0, promptTokens: 1, requestScheduler: fcfsRequest, weight: 1 });
+    const held = await lightBackend.acquire({ stage: 'other', run: undefined, priority: 0, promptTokens: 1 });
     const mapped = mapOnly(w, { stage: 'solve', content: verdictSays('Fix it.', '{"prediction": true}') });
     await until(() => lightBackend.snapshot().queues['onebit:route'] === 1, 'the classifier call to queue');
     expect(classifierCalls(w)).toHaveLength(0);
@@ -223,7 +222,7 @@ describe('OneBit', () => {
   it('a classifier call still queued at its timeout leaves the queue and the request falls back', async () => {
     const w = await world({ classifier: { backend: 'light', model: 'light-model', timeout_ms: 100 } }, { max_concurrency: 1 });
     const lightBackend = w.backends.get('light')!;
-    const held = await lightBackend.acquire({ stage: 'other', run: undefined, priority: 0, promptTokens: 1, requestScheduler: fcfsRequest, weight: 1 });
+    const held = await lightBackend.acquire({ stage: 'other', run: undefined, priority: 0, promptTokens: 1 });
     const target = await mapOnly(w, { stage: 'solve', content: verdictSays('Fix it.', '{"prediction": true}') });
     expect(target).toMatchObject({ backend: 'heavy', mapped: { verdict: 'fallback' } });
     expect(lightBackend.queued).toBe(0);
@@ -234,7 +233,7 @@ describe('OneBit', () => {
   it('a client that leaves while its classification waits ends the mapping with 499', async () => {
     const w = await world({}, { max_concurrency: 1 });
     const lightBackend = w.backends.get('light')!;
-    const held = await lightBackend.acquire({ stage: 'other', run: undefined, priority: 0, promptTokens: 1, requestScheduler: fcfsRequest, weight: 1 });
+    const held = await lightBackend.acquire({ stage: 'other', run: undefined, priority: 0, promptTokens: 1 });
     const client = new AbortController();
     const mapped = mapOnly(w, { stage: 'solve', content: 'Fix it.', signal: client.signal });
     await until(() => lightBackend.queued === 1, 'the classifier call to queue');

@@ -191,9 +191,10 @@ describe('engine adapters', () => {
 
   it('Ollama: unloads the run\'s model only when no other run uses it', async () => {
     engine.respondWith((_r, res) => json(res, 200, { done: true }));
-    const adapter = ollamaCache(call, () => 'qwen3:8b');
-    expect((await adapter.releaseRun('r', replica(), { ...idle, othersCached: true })).result).toBe('skipped');
-    expect((await adapter.releaseRun('r', replica(), idle)).result).toBe('ok');
+    const adapter = ollamaCache(call);
+    expect((await adapter.releaseRun('r', replica(), { ...idle, othersCached: true, model: 'qwen3:8b' })).result).toBe('skipped');
+    expect((await adapter.releaseRun('r', replica(), idle)).result).toBe('skipped'); // the run's model is unknown
+    expect((await adapter.releaseRun('r', replica(), { ...idle, model: 'qwen3:8b' })).result).toBe('ok');
     expect(engine.received.map((r) => [r.url, r.body])).toEqual([['/api/generate', { model: 'qwen3:8b', keep_alive: 0 }]]);
   });
 

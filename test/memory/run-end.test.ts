@@ -1,60 +1,35 @@
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
-import { validateConfig } from '../../config/load.js';
 import { asOrlaError } from '../../errors.js';
 import { workflowsApi } from '../../gateway/workflows-api.js';
 import { vllmCache } from '../../upstream/engines/vllm.js';
-import { MemoryManager } from '../../memory/manager.js';
 import type { EngineCall } from '../../upstream/engines/index.js';
-import { createBackends } from '../../routing/registry.js';
-import { loadPolicies } from '../../routing/scheduler/factory.js';
-import { UndiciUpstream } from '../../upstream/clients/undici.js';
-import { identify } from '../../sessions/identity.js';
-import { MemorySessionStore } from '../../sessions/runs.js';
+import { setup, TTL_MS } from './harness.js';
 
 // Runs that end in awkward moments (past the idle TTL but not yet swept; dropped while a call is in
-// flight), against a vLLM adapter whose engine calls are recorded in process. The store's clock is
-// injected: no waiting on real time.
+// flight), against a vLLM adapter whose engine calls are recorded in process.
 
-const TTL_MS = 60_000;
-
-async function setup(maxRuns: number) {
-  const config = validateConfig(
-    { backends: { b: { engine: 'vllm', urls: ['http://replica.test'] } }, stages: { default: { backend: 'b' } }, memory: { max_runs: maxRuns, pressure: { interval_ms: 0 } } },
-    { env: {} },
-  );
-  const backends = createBackends(config, (_n, b) => b.urls!, (url, t) => new UndiciUpstream(url, t), await loadPolicies(config, '.'));
-  const backend = backends.get('b')!;
+async function vllmSetup(maxRuns: number) {
   const calls: string[] = [];
   const call: EngineCall = async (_url, request) => {
     calls.push(`${request.method} ${request.path}`);
     return { status: 200, text: '' };
   };
-  const clock = { now: 1_000 };
-  let manager!: MemoryManager;
-  const store = new MemorySessionStore({ maxRuns, idleTtlMs: TTL_MS, expired: (run, why) => manager.expired(run, why), now: () => clock.now });
-  manager = new MemoryManager(config, store, backends, new Map([['b', vllmCache(call)]]));
-  const plan = (run: string) => manager.plan(identify({ 'x-orla-workflow-run': run, 'x-orla-stage': 's' }, { messages: [{ role: 'user', content: 'x' }] }), backend, 'default', 'm')!;
-  const done = (p: ReturnType<typeof plan>, tokens: number) =>
-    manager.completed(p, { replica: backend.replicas[0]!, promptTokens: tokens, cachedTokens: 0, completionTokens: 0, costUsd: 0, toolCalls: false });
+  const harness = await setup({ backends: { b: { engine: 'vllm', urls: ['http://replica.test'] } }, maxRuns, adapterOf: () => vllmCache(call) });
   const app = new Hono();
   app.onError((err) => {
     const error = asOrlaError(err);
     return new Response(error.body(), { status: error.status, headers: error.headers() });
   });
-  app.route('/v1/workflows', workflowsApi(manager));
-  return { manager, store, plan, done, calls, clock, app };
+  app.route('/v1/workflows', workflowsApi(harness));
+  return { ...harness, calls, app };
 }
 
-/** Releases run off the call's path: let the in-process engine calls finish. */
-const settle = () => new Promise((resolve) => setImmediate(resolve));
-
 describe('a run past its idle TTL, not yet swept', () => {
-  it('POST /v1/workflows/{run}/complete answers as GET does: the run, ended by the TTL, once; then 404', async () => {
-    const { plan, done, clock, app } = await setup(10);
-    const stale = plan('stale');
-    done(stale, 100);
-    done(plan('stale-get'), 100);
+  it('POST /v1/workflows/{run}/complete answers with the run once, released once; then 404', async () => {
+    const { begin, end, clock, app, settle, calls } = await vllmSetup(10);
+    await end(await begin('stale', 'default'), 100);
+    await end(await begin('stale-get', 'default'), 100);
     clock.now += TTL_MS + 1;
 
     const completed = await app.request('/v1/workflows/stale/complete', { method: 'POST' });
@@ -70,25 +45,25 @@ describe('a run past its idle TTL, not yet swept', () => {
       expect((await res.json()).error.code).toBe('run_not_found');
     }
     await settle();
-    expect(stale.run.cacheActions.map((a) => a.reason)).toEqual(['completed:idle']); // released once, not again by the client's call
+    // Each run released once, by the TTL's end (the client's completion found it ended): the first
+    // skipped while the other was still cached on the replica, the second a reset.
+    expect(calls).toEqual(['POST /reset_prefix_cache']);
   });
 });
 
 describe('a run dropped while one of its calls is in flight', () => {
   it('is released when the call ends, and left out of the ledger, so global flushes still run on the replica', async () => {
-    const { manager, plan, done, calls } = await setup(1);
-    const early = plan('early'); // in flight
-    const late = plan('late'); // max_runs 1: the store evicts "early"
-    expect(manager.store.get('early')).toBeUndefined();
-    done(early, 100);
+    const { begin, end, complete, runs, calls, settle } = await vllmSetup(1);
+    const early = await begin('early', 'default'); // in flight
+    const late = await begin('late', 'default'); // max_runs 1: the store evicts "early"
+    expect(await runs.get('early')).toBeUndefined();
+    await end(early, 100);
     await settle();
-    expect(early.run.cacheActions.at(-1)).toMatchObject({ action: 'reset_prefix_cache', result: 'ok', reason: 'completed:evicted' });
-
-    done(late, 50);
-    expect(manager.complete('late')).toBeDefined();
+    await end(late, 50);
+    await complete('late');
     await settle();
     // Were "early" still in the ledger, the replica would look shared and the reset be skipped.
-    expect(manager.store.get('late')!.cacheActions.at(-1)).toMatchObject({ action: 'reset_prefix_cache', result: 'ok', reason: 'completed:client' });
-    expect(calls).toEqual(['POST /reset_prefix_cache', 'POST /reset_prefix_cache']);
+    expect((await runs.get('late'))!.cacheActions.at(-1)).toMatchObject({ action: 'reset_prefix_cache', result: 'ok', reason: 'completed:client' });
+    expect(calls).toEqual(['POST /reset_prefix_cache']);
   });
 });

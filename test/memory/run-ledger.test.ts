@@ -1,160 +1,74 @@
 import { describe, expect, it } from 'vitest';
-import { validateConfig } from '../../config/load.js';
 import { llamacppCache } from '../../upstream/engines/llamacpp.js';
 import { sglangCache } from '../../upstream/engines/sglang.js';
-import { MemoryManager, type Plan } from '../../memory/manager.js';
-import { PressureMonitor } from '../../memory/pressure.js';
-import type { CacheAdapter as EngineAdapter, EngineCall, ReleaseContext } from '../../upstream/engines/index.js';
-import type { Backend, Replica } from '../../routing/backends.js';
-import { createBackends } from '../../routing/registry.js';
-import { loadPolicies } from '../../routing/scheduler/factory.js';
-import { UndiciUpstream } from '../../upstream/clients/undici.js';
-import { identify } from '../../sessions/identity.js';
-import { MemorySessionStore } from '../../sessions/runs.js';
+import type { EngineCall } from '../../upstream/engines/index.js';
+import { setup, TTL_MS } from './harness.js';
 
-// The ledger and the release rules over a run's life, driven by hand: the store's clock is injected,
-// adapters answer in process (a gate holds their releases when a test needs them late), and nothing
-// waits on real time.
+// The ledger and the release rules over a run's life, driven by hand (harness.ts): the store's clock
+// is injected, adapters answer in process (a gate holds their releases when a test needs them late),
+// and nothing waits on real time.
 
-const TTL_MS = 60_000;
 const LIGHT = 'http://light.test';
 const HEAVY = 'http://heavy.test';
 
-interface Gate {
-  open(): void;
-  wait: Promise<void>;
-}
-const gate = (): Gate => {
-  let open!: () => void;
-  const wait = new Promise<void>((resolve) => (open = resolve));
-  return { open, wait };
-};
-
-/** An adapter that records each release (run, replica, reason-free context) and answers ok, once `held` opens. */
-function recordingAdapter(log: string[], contexts: ReleaseContext[], held?: { gate: Gate | undefined }): EngineAdapter {
-  return {
-    tagRequest() {},
-    async releaseRun(run, replica, context) {
-      log.push(`${run}@${replica.url}`);
-      contexts.push(context);
-      if (held?.gate) await held.gate.wait;
-      return { action: 'session_flush', result: 'ok' };
-    },
+/** A recorder of the engine calls an adapter makes. */
+const recorder = () => {
+  const calls: string[] = [];
+  const call: EngineCall = async (url, request) => {
+    calls.push(`${url} ${request.method} ${request.path}`);
+    return { status: 200, text: '{}' };
   };
-}
-
-async function setup(
-  backendsConfig: Record<string, object> = { light: { engine: 'simulator', urls: [LIGHT] }, heavy: { engine: 'simulator', urls: [HEAVY], kv_capacity_tokens: 1000 } },
-  adapterOf?: (name: string, log: string[], contexts: ReleaseContext[]) => EngineAdapter,
-  policy = 'flush-per-workflow',
-) {
-  const config = validateConfig(
-    {
-      backends: backendsConfig,
-      stages: {
-        classify: { backend: Object.keys(backendsConfig)[0]! },
-        a: { backend: Object.keys(backendsConfig).at(-1)! },
-        b: { backend: Object.keys(backendsConfig).at(-1)! },
-        agent: { backend: Object.keys(backendsConfig).at(-1)!, cache: 'flush' },
-        default: { backend: Object.keys(backendsConfig).at(-1)! },
-      },
-      memory: { policy, pressure: { interval_ms: 0, high: 0.9, low: 0.5 } },
-    },
-    { env: {} },
-  );
-  const backends = createBackends(config, (_n, b) => b.urls!, (url, t) => new UndiciUpstream(url, t), await loadPolicies(config, '.'));
-  const log: string[] = [];
-  const contexts: ReleaseContext[] = [];
-  const held: { gate: Gate | undefined } = { gate: undefined };
-  const adapters = new Map<string, EngineAdapter>(
-    [...backends.keys()].map((name) => [name, adapterOf ? adapterOf(name, log, contexts) : recordingAdapter(log, contexts, held)]),
-  );
-  const clock = { now: 1_000 };
-  let manager!: MemoryManager;
-  const store = new MemorySessionStore({ maxRuns: 100, idleTtlMs: TTL_MS, expired: (run, why) => manager.expired(run, why), now: () => clock.now });
-  manager = new MemoryManager(config, store, backends, adapters);
-  const plan = (run: string, stage: string, headers: Record<string, string> = {}) => {
-    const backend = backends.get(config.stages[stage]!.backend!)!;
-    return manager.plan(identify({ 'x-orla-workflow-run': run, 'x-orla-stage': stage, ...headers }, { messages: [{ role: 'user', content: 'x' }] }), backend, stage, 'm')!;
-  };
-  const done = (p: Plan, tokens: number, options: { toolCalls?: boolean; replica?: Replica } = {}) =>
-    manager.completed(p, {
-      replica: options.replica ?? p.backend.replicas[0]!,
-      promptTokens: tokens,
-      cachedTokens: 0,
-      completionTokens: 0,
-      costUsd: 0,
-      toolCalls: options.toolCalls ?? false,
-    });
-  const backend = (name: string): Backend => backends.get(name)!;
-  return { config, backends, adapters, manager, store, plan, done, log, contexts, clock, held, backend };
-}
-
-/** Releases run off the call's path: let the in-process adapters finish. */
-const settle = async () => {
-  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+  return { calls, call };
 };
 
 describe('a run that calls again after its idle TTL, before the sweep', () => {
-  it('is a fresh run whose tokens the ledger counts, even when the expiry\'s release ends after the call', async () => {
-    const { manager, store, plan, done, log, clock, held, backends, adapters, config } = await setup();
-    const first = plan('r', 'a');
-    done(first, 100);
+  it('is a fresh run whose tokens the ledger counts; the old record is not released under it (engines know runs by id)', async () => {
+    const { begin, end, runs, store, log, clock, settle, config, memory } = await setup();
+    await end(await begin('r', 'a'), 100);
     clock.now += TTL_MS + 1;
-    held.gate = gate(); // the expiry's release is slow
-    const back = plan('r', 'a'); // ends the old run (idle), starts a fresh one
-    expect(log).toEqual([`r@${HEAVY}`]);
-    expect(first.run.completedBy).toBe('idle');
-    expect(back.run.completedAt).toBeUndefined();
-    done(back, 950);
-    held.gate.open();
+    const back = await begin('r', 'a'); // ends the old run (idle), starts a fresh one
+    expect(back.before).toBeUndefined();
+    expect(back.run.completed).toBeUndefined();
+    await end(back, 950);
     await settle();
+    expect(log).toEqual([]); // releasing the old record would free the new one's prefix
 
-    expect(store.get('r')).toBe(back.run);
-    expect(back.run.resident[HEAVY]).toBe(950);
-    expect(manager.runsCachedOn(HEAVY)).toEqual([back.run]);
+    expect((await runs.get('r'))!.resident[HEAVY]).toBe(950);
+    expect((await store.runsOn(HEAVY)).map((r) => r.startedAt)).toEqual([back.run.startedAt]);
 
     // The pressure rule sees it (950 of 1000 tokens: above the high watermark) and reclaims it.
-    held.gate = undefined;
-    log.length = 0;
-    await new PressureMonitor(config, backends, adapters, manager).tick();
+    expect(config.memory.pressure.high).toBe(0.9);
+    await memory.pressure.tick();
     expect(log).toEqual([`r@${HEAVY}`]);
   });
 
-  it('the old record\'s late release leaves alone the new record that has its id (engines know runs by id)', async () => {
-    const engineCalls: string[] = [];
-    const call: EngineCall = async (url, request) => {
-      engineCalls.push(`${url} ${request.method} ${request.path}`);
-      return { status: 200, text: '{}' };
-    };
-    const { manager, plan, done, clock, backend } = await setup({ l: { engine: 'llamacpp', urls: ['http://a.test'], slots: 4 } }, () => llamacppCache(call, 4));
-    const replica = backend('l').replicas[0]!;
-    const old = plan('r', 'default');
-    manager.tag(old, replica, {}, {}); // a long call, in flight past the idle TTL
+  it("the old record's late release leaves alone the new record that has its id (engines know runs by id)", async () => {
+    const { calls, call } = recorder();
+    const { begin, end, memory, clock, settle, runs } = await setup({ backends: { l: { engine: 'llamacpp', urls: ['http://a.test'], slots: 4 } }, adapterOf: () => llamacppCache(call, 4) });
+    const old = await begin('r', 'default');
+    memory.tag(old.plan, 'http://a.test', {}, {}); // a long call, in flight past the idle TTL
     clock.now += TTL_MS + 1;
-    const fresh = plan('r', 'default'); // the run calls again: a new record
-    const body: Record<string, unknown> = {};
-    manager.tag(fresh, replica, body, {});
+    const fresh = await begin('r', 'default'); // the run calls again: a new record
+    const first: Record<string, unknown> = memory.tag(fresh.plan, 'http://a.test', {}, {}).body;
     await settle();
-    engineCalls.length = 0;
-    done(old, 500); // the old call ends while the new one runs
+    calls.length = 0;
+    await end(old, 500); // the old call ends while the new one runs
     await settle();
-    expect(engineCalls).toEqual([]); // the new record's slot is not erased under it
-    expect(old.run.cacheActions.at(-1)).toMatchObject({ result: 'skipped', detail: 'a newer run with this id is live' });
-    const next: Record<string, unknown> = {};
-    manager.tag(fresh, replica, next, {});
-    expect(next.id_slot).toBe(body.id_slot);
+    expect(calls).toEqual([]); // the new record's slot is not erased under it
+    expect((await runs.get('r'))!.startedAt).toBe(fresh.run.startedAt);
+    const second: Record<string, unknown> = memory.tag(fresh.plan, 'http://a.test', {}, {}).body;
+    expect(second.id_slot).not.toBe(first.id_slot); // its first request still runs there
   });
 
-  it('counts for other runs\' release decisions (othersCached)', async () => {
-    const { manager, plan, done, contexts, clock } = await setup();
-    done(plan('r', 'a'), 100);
+  it("counts for other runs' release decisions (othersCached)", async () => {
+    const { begin, end, complete, contexts, clock, settle } = await setup();
+    await end(await begin('r', 'a'), 100);
     clock.now += TTL_MS + 1;
-    done(plan('r', 'a'), 500);
-    done(plan('other', 'a'), 10);
+    await end(await begin('r', 'a'), 500);
+    await end(await begin('other', 'a'), 10);
     await settle();
     contexts.length = 0;
-    manager.complete('other');
+    await complete('other');
     await settle();
     expect(contexts).toEqual([expect.objectContaining({ othersCached: true })]);
   });
@@ -162,140 +76,144 @@ describe('a run that calls again after its idle TTL, before the sweep', () => {
 
 describe('X-Orla-Workflow-Done on a call that fails', () => {
   it('still ends the run and releases what it holds', async () => {
-    const { manager, plan, done, log } = await setup();
-    done(plan('r', 'a'), 100);
-    const last = plan('r', 'b', { 'x-orla-workflow-done': 'true' });
-    manager.completed(last, undefined);
+    const { begin, end, runs, store, log, settle } = await setup();
+    await end(await begin('r', 'a'), 100);
+    await end(await begin('r', 'b', { 'x-orla-workflow-done': 'true' }), 'failed');
     await settle();
-    expect(last.run).toMatchObject({ completedBy: 'workflow-done', inFlight: 0 });
+    const run = (await runs.get('r'))!;
+    expect(run).toMatchObject({ completed: { by: 'workflow-done' }, inFlight: 0, failedCalls: 1 });
     expect(log).toEqual([`r@${HEAVY}`]);
-    expect(last.run.cacheActions.map((a) => a.reason)).toEqual(['completed:workflow-done']);
-    expect(manager.runsCachedOn(HEAVY)).toEqual([]);
+    expect(run.cacheActions.map((a) => a.reason)).toEqual(['completed:workflow-done']);
+    expect(await store.runsOn(HEAVY)).toEqual([]);
   });
 });
 
 describe('the backend-switch rule with parallel stages', () => {
   it('releases the old backend once when two sibling stages start on another one', async () => {
-    const { plan, done, log, manager } = await setup();
-    done(plan('r', 'classify'), 100); // light
-    const a = plan('r', 'a'); // heavy
-    const b = plan('r', 'b'); // heavy, while "a" runs
+    const { begin, end, log, memory, runs, settle } = await setup();
+    await end(await begin('r', 'classify'), 100); // light
+    const a = await begin('r', 'a'); // heavy
+    const b = await begin('r', 'b'); // heavy, while "a" runs
     await settle();
     expect(log).toEqual([`r@${LIGHT}`]);
-    expect(a.run.cacheActions.map((x) => `${x.backend} ${x.reason}`)).toEqual(['light backend-switch']);
-    expect(manager.header(a, a.backend.replicas[0]!)).toContain('released=light');
-    expect(manager.header(b, b.backend.replicas[0]!)).not.toContain('released=');
+    expect((await runs.get('r'))!.cacheActions.map((x) => `${x.backend} ${x.reason}`)).toEqual(['light backend-switch']);
+    expect(memory.header(a.plan, HEAVY)).toContain('released=light');
+    expect(memory.header(b.plan, HEAVY)).not.toContain('released='); // the first claimed it
   });
 
   it('never releases a backend where a call of the run is still in flight; does once it is over', async () => {
-    const { plan, done, log } = await setup();
-    done(plan('r', 'a'), 100); // heavy
-    const onHeavy = plan('r', 'a'); // in flight on heavy
-    const onLight = plan('r', 'classify'); // a sibling on light
+    const { begin, end, log, settle } = await setup();
+    await end(await begin('r', 'a'), 100); // heavy
+    const onHeavy = await begin('r', 'a'); // in flight on heavy
+    const onLight = await begin('r', 'classify'); // a sibling on light
     await settle();
     expect(log).toEqual([]);
-    expect(onLight.leaving).toBeUndefined();
-    done(onHeavy, 200);
-    done(onLight, 50);
-    const next = plan('r', 'classify'); // nothing of the run on heavy any more: it has moved on
+    expect(onLight.plan.leaving).toEqual([]);
+    await end(onHeavy, 200);
+    await end(onLight, 50);
+    const next = await begin('r', 'classify'); // nothing of the run on heavy any more: it has moved on
     await settle();
-    expect(next.leaving).toBe('heavy');
+    expect(next.plan.leaving.map((l) => l.backend)).toEqual(['heavy']);
     expect(log).toEqual([`r@${HEAVY}`]);
   });
 });
 
 describe('a flush hint in an agent loop', () => {
   it('waits while the stage waits on a tool, and releases when its loop ends', async () => {
-    const { plan, done, log } = await setup();
-    done(plan('r', 'agent'), 100, { toolCalls: true });
-    done(plan('r', 'agent'), 200, { toolCalls: true });
+    const { begin, end, log, runs, settle } = await setup();
+    await end(await begin('r', 'agent'), 100, { toolCalls: true });
+    await end(await begin('r', 'agent'), 200, { toolCalls: true });
     await settle();
     expect(log).toEqual([]); // the next turn extends this context
-    const last = plan('r', 'agent');
-    expect(last.decision).toBe('release');
-    done(last, 300);
+    const last = await begin('r', 'agent');
+    expect(last.plan.decision).toBe('release');
+    await end(last, 300);
     await settle();
     expect(log).toEqual([`r@${HEAVY}`]);
-    expect(last.run.cacheActions.map((a) => a.reason)).toEqual(['hint=flush']);
+    expect((await runs.get('r'))!.cacheActions.map((a) => a.reason)).toEqual(['hint=flush']);
   });
 
-  it('a request\'s X-Orla-Cache: flush on a tool turn is carried out when the stage\'s next turn ends without tools', async () => {
-    const { plan, done, log } = await setup();
-    done(plan('r', 'a', { 'x-orla-cache': 'flush' }), 100, { toolCalls: true });
+  it("a request's X-Orla-Cache: flush on a tool turn is carried out when the stage's next turn ends without tools", async () => {
+    const { begin, end, log, memory, settle } = await setup();
+    await end(await begin('r', 'a', { 'x-orla-cache': 'flush' }), 100, { toolCalls: true });
     await settle();
     expect(log).toEqual([]);
-    const next = plan('r', 'a'); // the agent did not repeat the header
-    expect(next.decision).toBe('preserve');
-    done(next, 200);
+    const next = await begin('r', 'a'); // the agent did not repeat the header
+    expect(memory.header(next.plan, HEAVY)).toMatch(/^release; hint=flush;/); // the put-off flush
+    expect(memory.header(next.plan, HEAVY, true)).toMatch(/^preserve; hint=flush; deferred=tool-calls/); // unless it calls tools again
+    await end(next, 200);
     await settle();
     expect(log).toEqual([`r@${HEAVY}`]);
   });
 
   it('never puts off the flush-per-request policy: a tool turn after a deferred hint releases both', async () => {
-    const { plan, done, log } = await setup(undefined, undefined, 'flush-per-request');
-    done(plan('r', 'a', { 'x-orla-cache': 'flush' }), 100, { toolCalls: true });
+    const { begin, end, log, settle } = await setup({ policy: 'flush-per-request' });
+    await end(await begin('r', 'a', { 'x-orla-cache': 'flush' }), 100, { toolCalls: true });
     await settle();
     expect(log).toEqual([]); // the hinted flush waits out the loop
-    const next = plan('r', 'a');
-    expect(next.reason).toBe('policy=flush-per-request');
-    done(next, 200, { toolCalls: true }); // the policy's release is not put off
+    const next = await begin('r', 'a');
+    expect(next.plan.reason).toBe('policy=flush-per-request');
+    await end(next, 200, { toolCalls: true }); // the policy's release is not put off
     await settle();
     expect(log).toEqual([`r@${HEAVY}`]);
+  });
+});
+
+describe('the cache policies differ as their names say', () => {
+  it('preserve keeps a run\'s cache when it ends and when it moves; flush-per-workflow releases it', async () => {
+    for (const [policy, expected] of [['preserve', []], ['flush-per-workflow', [`r@${LIGHT}`, `r@${HEAVY}`]]] as const) {
+      const { begin, end, complete, log, settle } = await setup({ policy });
+      await end(await begin('r', 'classify'), 100); // light
+      await end(await begin('r', 'a'), 100); // heavy: the run left light
+      await complete('r');
+      await settle();
+      expect(log, policy).toEqual(expected);
+    }
   });
 });
 
 describe('releases cover every replica a run was tagged on', () => {
   const twoReplicas = { l: { engine: 'llamacpp', urls: ['http://a.test', 'http://b.test'], slots: 1 } };
 
-  it('llama.cpp: a failed-over attempt leaves no slot assignment behind to block other runs\' erases', async () => {
-    const engineCalls: string[] = [];
-    const call: EngineCall = async (url, request) => {
-      engineCalls.push(`${url} ${request.method} ${request.path}`);
-      return { status: 200, text: '{}' };
-    };
-    const { manager, plan, done, backend } = await setup(twoReplicas, () => llamacppCache(call, 1));
-    const [a, b] = backend('l').replicas as [Replica, Replica];
-    const retried = plan('ghost', 'default');
-    manager.tag(retried, a, {}, {}); // the attempt on a fails, dispatch retries on b
-    manager.tag(retried, b, {}, {});
-    done(retried, 100, { replica: b });
-    const failed = plan('failed', 'default');
-    manager.tag(failed, a, {}, {}); // the whole call fails
-    manager.completed(failed, undefined);
-    manager.complete('ghost');
-    manager.complete('failed');
+  it("llama.cpp: a failed-over attempt leaves no slot assignment behind to block other runs' erases", async () => {
+    const { calls, call } = recorder();
+    const { begin, end, complete, memory, runs, settle } = await setup({ backends: twoReplicas, adapterOf: () => llamacppCache(call, 1) });
+    const retried = await begin('ghost', 'default');
+    memory.tag(retried.plan, 'http://a.test', {}, {}); // the attempt on a fails, dispatch retries on b
+    memory.tag(retried.plan, 'http://b.test', {}, {});
+    await end(retried, 100, { replica: 'http://b.test' });
+    const failed = await begin('failed', 'default');
+    memory.tag(failed.plan, 'http://a.test', {}, {}); // the whole call fails
+    await end(failed, 'failed');
+    await complete('ghost');
+    await complete('failed');
     await settle();
-    expect(engineCalls.sort()).toEqual(['http://a.test POST /slots/0?action=erase', 'http://b.test POST /slots/0?action=erase']);
+    expect(calls.sort()).toEqual(['http://a.test POST /slots/0?action=erase', 'http://b.test POST /slots/0?action=erase']);
 
     // Another run on a: its slot is its own, and its erase is not skipped as shared with a ghost.
-    engineCalls.length = 0;
-    const real = plan('real', 'default');
-    manager.tag(real, a, {}, {});
-    done(real, 100, { replica: a });
-    manager.complete('real');
+    calls.length = 0;
+    const real = await begin('real', 'default');
+    memory.tag(real.plan, 'http://a.test', {}, {});
+    await end(real, 100, { replica: 'http://a.test' });
+    await complete('real');
     await settle();
-    expect(engineCalls).toEqual(['http://a.test POST /slots/0?action=erase']);
-    expect(real.run.cacheActions.at(-1)).toMatchObject({ action: 'slot_erase', result: 'ok' });
+    expect(calls).toEqual(['http://a.test POST /slots/0?action=erase']);
+    expect((await runs.get('real'))!.cacheActions.at(-1)).toMatchObject({ action: 'slot_erase', result: 'ok' });
   });
 
   it("SGLang: never closes a client's sessions, and flushes only where the run left tokens", async () => {
-    const engineCalls: string[] = [];
-    const call: EngineCall = async (url, request) => {
-      engineCalls.push(`${url} ${request.path}`);
-      return { status: 200, text: '' };
-    };
-    const { manager, plan, done, backend } = await setup({ s: { engine: 'sglang', urls: ['http://a.test', 'http://b.test'] } }, () => sglangCache(call));
-    const [a, b] = backend('s').replicas as [Replica, Replica];
-    const withSession = plan('sess', 'default');
-    manager.tag(withSession, a, { session_id: 'sid-1' }, {}); // the attempt on a failed over to b
-    manager.tag(withSession, b, { session_id: 'sid-1' }, {});
-    done(withSession, 100, { replica: b });
-    const plain = plan('plain', 'default');
-    manager.tag(plain, a, {}, {}); // no session; the attempt failed
-    manager.completed(plain, undefined);
-    manager.complete('sess');
-    manager.complete('plain');
+    const { calls, call } = recorder();
+    const { begin, end, complete, memory, settle } = await setup({ backends: { s: { engine: 'sglang', urls: ['http://a.test', 'http://b.test'] } }, adapterOf: () => sglangCache(call) });
+    const withSession = await begin('sess', 'default');
+    memory.tag(withSession.plan, 'http://a.test', { session_id: 'sid-1' }, {}); // the attempt on a failed over to b
+    memory.tag(withSession.plan, 'http://b.test', { session_id: 'sid-1' }, {});
+    await end(withSession, 100, { replica: 'http://b.test' });
+    const plain = await begin('plain', 'default');
+    memory.tag(plain.plan, 'http://a.test', {}, {}); // no session; the attempt failed
+    await end(plain, 'failed');
+    await complete('sess');
+    await complete('plain');
     await settle();
-    expect(engineCalls).toEqual(['http://b.test /flush_cache?timeout=2']);
+    expect(calls).toEqual(['http://b.test POST /flush_cache?timeout=2']);
   });
 });

@@ -4,7 +4,6 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { validateConfig } from '../../config/load.js';
 import { dispatch } from '../../routing/dispatch.js';
 import { createBackends } from '../../routing/registry.js';
-import { fcfsRequest } from '../../routing/scheduler/policies/fcfs.js';
 import { loadPolicies } from '../../routing/scheduler/factory.js';
 import { FetchUpstream } from '../../upstream/clients/fetch.js';
 
@@ -34,7 +33,7 @@ it('retries a refused connection on the other replica', async () => {
   const backends = createBackends(config, (_n, b) => b.urls!, (url, t) => new FetchUpstream(url, t), await loadPolicies(config, '.'));
   const backend = backends.get('main')!;
   const tried: string[] = [];
-  const ticket = { stage: 'default', run: undefined, priority: 0, promptTokens: 1, requestScheduler: fcfsRequest, weight: 1 };
+  const ticket = { stage: 'default', run: undefined, priority: 0, promptTokens: 1 };
   const { lease, response, attempts } = await dispatch(backend, ticket, (replica) => {
     tried.push(replica.url);
     return { method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, body: '{}' };

@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { validateConfig } from '../../config/load.js';
 import { OrlaError } from '../../errors.js';
-import { Backend, Replica, type Lease, type Ticket } from '../../routing/backends.js';
+import { Backend, Replica, type Lease, type Ticket } from '../../routing/backend.js';
+import { replicaPicker } from '../../routing/pickers/index.js';
+import type { RequestScheduler } from '../../routing/scheduler/types.js';
 import { CircuitBreaker } from '../../routing/circuit.js';
 import { fcfsRequest, fcfsStage } from '../../routing/scheduler/policies/fcfs.js';
 import { priorityRequest, priorityStage } from '../../routing/scheduler/policies/priority.js';
@@ -12,16 +14,21 @@ import type { UpstreamClient } from '../../upstream/clients/types.js';
 
 const idleClient = {} as UpstreamClient;
 
-function backend(options: { max_concurrency?: number; queue_limit?: number; replicas?: number; stage?: StageScheduler; circuit?: object } = {}) {
+function backend(options: { max_concurrency?: number; queue_limit?: number; replicas?: number; stage?: StageScheduler; request?: RequestScheduler; circuit?: object } = {}) {
   const config = validateConfig({
     backends: { b: { engine: 'vllm', urls: ['http://x:1'], max_concurrency: options.max_concurrency ?? 1, queue_limit: options.queue_limit ?? 100, circuit: options.circuit ?? {} } },
   }).backends.b!;
   const replicas = Array.from({ length: options.replicas ?? 1 }, (_, i) => new Replica(`http://r${i}`, idleClient, new CircuitBreaker(config.circuit.failures, config.circuit.open_ms)));
-  return new Backend('b', config, replicas, options.stage ?? fcfsStage, 1000);
+  return new Backend('b', config, replicas, {
+    stageScheduler: options.stage ?? fcfsStage,
+    stagePolicy: () => ({ requestScheduler: options.request ?? fcfsRequest, weight: 1 }),
+    picker: replicaPicker({ affinity: true, balance: { margin: 64, factor: 1.5 } }),
+    agingMs: 1000,
+  });
 }
 
 const ticket = (over: Partial<Ticket> = {}): Ticket => ({
-  stage: 's', run: undefined, priority: 0, promptTokens: 10, requestScheduler: fcfsRequest, weight: 1, ...over,
+  stage: 's', run: undefined, priority: 0, promptTokens: 10, ...over,
 });
 
 /** Acquires in order and records the order in which leases are granted. */
@@ -62,14 +69,14 @@ describe('a backend queue', () => {
   });
 
   it('serves by priority across stages when both levels say so', async () => {
-    const b = backend({ stage: priorityStage });
+    const b = backend({ stage: priorityStage, request: priorityRequest });
     const holder = await b.acquire(ticket());
     const granted: string[] = [];
     const leases = track(b, [
-      ticket({ stage: 'bulk', priority: 5, requestScheduler: priorityRequest }),
-      ticket({ stage: 'reply', priority: 8, requestScheduler: priorityRequest }),
-      ticket({ stage: 'bulk', priority: 9, requestScheduler: priorityRequest }),
-      ticket({ stage: 'reply', priority: 1, requestScheduler: priorityRequest }),
+      ticket({ stage: 'bulk', priority: 5 }),
+      ticket({ stage: 'reply', priority: 8 }),
+      ticket({ stage: 'bulk', priority: 9 }),
+      ticket({ stage: 'reply', priority: 1 }),
     ], granted);
     await releaseInTurn(holder, leases, granted);
     expect(granted).toEqual(['bulk#2', 'reply#1', 'bulk#0', 'reply#3']);

@@ -114,6 +114,11 @@ export function llamacppCache(call: EngineCall, configuredSlots: number | undefi
       if (erased.length === 0) return { action: 'slot_erase', result: 'skipped', detail: left };
       return { action: 'slot_erase', result: 'ok', detail: `slot ${erased.join(', ')}${left ? `; ${left}` : ''}` };
     },
+    forget(run, replica) {
+      const slots = replicas.get(replica);
+      for (const slot of slots?.slotsOf.get(run) ?? []) slots!.owner.delete(slot);
+      slots?.slotsOf.delete(run);
+    },
     async usage(replica) {
       // Builds before the late-2025 server split export the KV gauge (with --metrics); later ones do not.
       const res = await call(replica, { method: 'GET', path: '/metrics' });

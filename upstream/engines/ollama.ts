@@ -4,10 +4,10 @@ import type { ActionResult, CacheAdapter, Engine, EngineCall } from './types.js'
  * Ollama keeps a whole model loaded, not a run's prefix: the only release is unloading the model
  * (`POST /api/generate {"model", "keep_alive": 0}`), done only when no other run uses it.
  */
-export function ollamaCache(call: EngineCall, modelOf: (run: string) => string | undefined): CacheAdapter {
+export function ollamaCache(call: EngineCall): CacheAdapter {
   return {
-    async releaseRun(run, replica, context): Promise<ActionResult> {
-      const model = modelOf(run);
+    async releaseRun(_run, replica, context): Promise<ActionResult> {
+      const model = context.model;
       if (!model) return { action: 'unload', result: 'skipped', detail: 'model unknown' };
       if (context.onlyTagged) return { action: 'unload', result: 'skipped', detail: 'the run left nothing on the replica' };
       if (context.othersInFlight || context.othersCached) return { action: 'unload', result: 'skipped', detail: 'other runs use the model' };
@@ -26,5 +26,5 @@ export const ollama: Engine = {
   probePath: '/api/version',
   fields: [], // its OpenAI routes read none of the open-weight extensions (openai/openai.go)
   serves: (listed, model) => listed.includes(model) || listed.includes(`${model}:latest`),
-  cache: ({ call, modelOf }) => ollamaCache(call, modelOf),
+  cache: ({ call }) => ollamaCache(call),
 };

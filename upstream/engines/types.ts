@@ -25,8 +25,6 @@ export interface CacheOptions {
   call: EngineCall;
   /** llama.cpp: the backend's configured slot count. */
   slots?: number | undefined;
-  /** The model of a run's latest call (Ollama unloads by model). */
-  modelOf(run: string): string | undefined;
 }
 
 export type CacheResult = 'ok' | 'refused' | 'unsupported' | 'failed' | 'skipped';
@@ -50,6 +48,8 @@ export interface ReleaseContext {
   othersCached: boolean;
   /** The release is the pressure rule's: wiping others' idle prefixes is then the point. */
   underPressure: boolean;
+  /** The model of the run's latest call (Ollama unloads by model). */
+  model?: string | undefined;
   /**
    * The run was only tagged on the replica (an attempt that failed or was retried elsewhere): the
    * ledger shows none of its tokens there. Its slot is still freed; a global flush would free
@@ -70,6 +70,8 @@ export interface CacheAdapter {
   tagRequest?(run: string, replica: string, body: Record<string, unknown>, headers: Record<string, string>): (() => void) | void;
   /** Frees what the engine holds of `run` on `replica`, as far as the engine allows. */
   releaseRun(run: string, replica: ReplicaRef, context: ReleaseContext): Promise<ActionResult>;
+  /** The run is over but its cache is kept: Orla forgets what it assigned the run (a slot), touching nothing on the engine. */
+  forget?(run: string, replica: string): void;
   /** The engine's KV usage, 0..1, if it reports one. */
   usage?(replica: string): Promise<number | undefined>;
 }

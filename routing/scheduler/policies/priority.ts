@@ -9,6 +9,7 @@ export const priorityRequest: RequestScheduler = {
 /** The stage holding the highest-priority waiting request. */
 export const priorityStage: StageScheduler = {
   name: 'priority',
+  withinStage: priorityRequest,
   pick: (stages, context) => {
     const tops = stages.map((s) => s.waiting[priorityRequest.pick(s.waiting, context)]!);
     return bestIndex(tops, (a, b) => higher(a, b, context));

@@ -11,6 +11,7 @@ export const sjfRequest: RequestScheduler = {
 
 export const sjfStage: StageScheduler = {
   name: 'sjf',
+  withinStage: sjfRequest,
   pick: (stages, context) => {
     const shortest = stages.map((s) => s.waiting[sjfRequest.pick(s.waiting, context)]!);
     return bestIndex(shortest, (a, b) => smaller(a, b, context));

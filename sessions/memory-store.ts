@@ -1,0 +1,101 @@
+import { LRUCache } from 'lru-cache';
+import type { Applied, ApplyOptions, OnExpired, RunOp, RunRecord, RunStore } from '../state.js';
+import { applyOps, copyRun, newRun } from './ops.js';
+
+/**
+ * The runs of one gateway, in its memory: at most `maxRuns` (the least recently active evicted), a
+ * run idle past the TTL ended, and an index of which runs hold tokens on which replica (the ledger).
+ * Records are copied out, so no caller can change one except through `apply`.
+ */
+export class MemoryRunStore implements RunStore {
+  private readonly runs: LRUCache<string, RunRecord>;
+  /** Per replica URL, the runs with tokens there (from `resident`). */
+  private readonly ledger = new Map<string, Set<string>>();
+
+  constructor(options: {
+    maxRuns: number;
+    idleTtlMs: number;
+    onExpired: OnExpired;
+    /** The clock the idle TTL is measured on (tests inject one). */
+    now?: () => number;
+  }) {
+    const now = options.now ?? Date.now;
+    this.runs = new LRUCache<string, RunRecord>({
+      max: options.maxRuns,
+      ttl: options.idleTtlMs,
+      updateAgeOnGet: false,
+      ...(options.now ? { perf: { now: options.now }, ttlResolution: 0 } : {}),
+      dispose: (run, _key, reason) => {
+        if (reason !== 'expire' && reason !== 'evict') return;
+        this.unindex(run);
+        run.completed ??= { at: now(), by: reason === 'expire' ? 'idle' : 'evicted' };
+        // Once the cache is done with the entry (a lookup from the handler would meet it again). The
+        // record is gone from the store: no one else holds it.
+        queueMicrotask(() => options.onExpired(run, reason === 'expire' ? 'idle' : 'evicted'));
+      },
+    });
+  }
+
+  async apply(id: string, ops: readonly RunOp[], options: ApplyOptions = {}): Promise<Applied> {
+    // A run past its idle TTL is deleted by the lookup (and ended through onExpired, as the sweep
+    // would). Creating, the call that found it so starts a fresh record; otherwise the ended record
+    // is answered as it is, unchanged.
+    const live = this.runs.has(id);
+    let record = options.create ? this.runs.get(id) : this.runs.get(id, { allowStale: true });
+    if (record && !live) return { before: undefined, after: copyRun(record), results: ops.map(() => false) };
+    if (record && options.ifStartedAt !== undefined && record.startedAt !== options.ifStartedAt) record = undefined;
+    if (!record && !options.create) return { before: undefined, after: undefined, results: ops.map(() => false) };
+    const before = record && options.before ? copyRun(record) : undefined;
+    const current = record ?? newRun(id, options.create!.inferred, options.create!.now);
+    const results = applyOps(current, ops);
+    if (options.create) this.runs.set(id, current); // refreshes recency and the idle TTL
+    if (ops.some((op) => op.field === 'resident')) this.index(current);
+    return { before, after: copyRun(current), results };
+  }
+
+  async get(id: string): Promise<RunRecord | undefined> {
+    const run = this.runs.get(id, { allowStale: true });
+    return run && copyRun(run);
+  }
+
+  async list(limit: number): Promise<RunRecord[]> {
+    const out: RunRecord[] = [];
+    for (const run of this.runs.values()) {
+      out.push(copyRun(run));
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  async runsOn(replica: string): Promise<RunRecord[]> {
+    const ids = this.ledger.get(replica);
+    if (!ids) return [];
+    return [...ids].flatMap((id) => {
+      const run = this.runs.peek(id, { allowStale: true });
+      return run ? [copyRun(run)] : [];
+    });
+  }
+
+  async sweep(): Promise<void> {
+    this.runs.purgeStale();
+  }
+
+  async close(): Promise<void> {}
+
+  get size(): number {
+    return this.runs.size;
+  }
+
+  private index(run: RunRecord): void {
+    for (const [replica, ids] of this.ledger) if (!(replica in run.resident)) ids.delete(run.id);
+    for (const replica of Object.keys(run.resident)) {
+      let ids = this.ledger.get(replica);
+      if (!ids) this.ledger.set(replica, (ids = new Set()));
+      ids.add(run.id);
+    }
+  }
+
+  private unindex(run: RunRecord): void {
+    for (const ids of this.ledger.values()) ids.delete(run.id);
+  }
+}

@@ -1,0 +1,126 @@
+// The run state every step of the request path shares, as plain data, and the store that holds it.
+// sessions/ owns the runs (their lifecycle, accounting and the store); memory/ writes its own facts
+// about a run's cache into the same record. A store implements a handful of explicit operations on
+// such records, so an in-memory store, Redis and a Durable Object can each hold them.
+
+import type { CacheResult } from './upstream/engines/types.js';
+
+export interface CacheActionRecord {
+  at: number;
+  backend: string;
+  replica: string;
+  action: string;
+  result: CacheResult;
+  reason: string;
+  detail?: string | undefined;
+}
+
+/** A flush hint put off while its stage's agent loop waits on a tool (memory/). */
+export interface DeferredFlush {
+  reason: string;
+  backend: string;
+  replicas: string[];
+}
+
+export type CompletedBy = 'client' | 'workflow-done' | 'idle' | 'evicted';
+
+export interface RunRecord {
+  id: string;
+  /** Inferred from the conversation root rather than tagged. */
+  inferred: boolean;
+  /** When this record began: a run id that comes back after its idle TTL is a new record, with a new start. */
+  startedAt: number;
+  lastActivity: number;
+  /** Set once, by whichever ends the run first; a later call makes the run active again. */
+  completed?: { at: number; by: CompletedBy };
+  stages: string[];
+  backends: string[];
+  replicas: string[];
+  calls: number;
+  /** Calls that failed (the engine's error, a timeout, a rejection; not a client that left). */
+  failedCalls: number;
+  lastError?: { at: number; stage: string; backend: string; status: number; message: string };
+  inFlight: number;
+  lastBackend?: string;
+  lastReplica?: string;
+  /** The model of the latest call (Ollama unloads by model). */
+  lastModel?: string;
+  /** Prompt tokens of the latest call, and how much that grew from the call before. */
+  contextTokens: number;
+  contextGrowth: number;
+  promptTokens: number;
+  cachedTokens: number;
+  completionTokens: number;
+  costUsd: number;
+  /** Set while the latest response ended in tool calls and no call has come since: the run waits on a tool. */
+  toolWaitSince?: number;
+
+  // memory/'s facts about the run's cache.
+  /** Per backend: this run's calls planned there and not over yet. */
+  inFlightOn: Record<string, number>;
+  /** Per replica URL: the tokens of this run Orla believes are still cached there (the ledger). */
+  resident: Record<string, number>;
+  /** Per backend: the replicas where the run may hold something not released yet (tagged, or left tokens). */
+  unreleased: Record<string, string[]>;
+  /** Per stage: a flush hint put off while that stage's agent loop waits on a tool. */
+  deferredFlush: Record<string, DeferredFlush>;
+  cacheActions: CacheActionRecord[];
+}
+
+type Json = string | number | boolean | null | Json[] | { [key: string]: Json } | object;
+
+/**
+ * One change to a record, meaningful without reading it first (so a store applies a list of them in
+ * one round trip). `field` names a top-level field; `key` a key of a map field; lists never hold
+ * duplicates. A value of `undefined` deletes.
+ */
+export type RunOp =
+  | { op: 'set'; field: string; value: Json | undefined }
+  /** Sets the field only if it is unset; its result says whether it did. */
+  | { op: 'setIfUnset'; field: string; value: Json }
+  | { op: 'incr'; field: string; by: number }
+  | { op: 'add'; field: string; item: string }
+  | { op: 'setIn'; field: string; key: string; value: Json | undefined }
+  /** A number in a map; a key that comes to 0 or less is deleted. */
+  | { op: 'incrIn'; field: string; key: string; by: number }
+  | { op: 'addIn'; field: string; key: string; item: string }
+  /** Removes an item from a map's list (an emptied list's key goes); its result says whether it was there. */
+  | { op: 'removeIn'; field: string; key: string; item: string }
+  /** Appends to a list, keeping its last `keep` items. */
+  | { op: 'push'; field: string; item: Json; keep: number };
+
+export interface Applied {
+  /** The record as it was (when asked for), and as it is after the operations; undefined where there was none. */
+  before: RunRecord | undefined;
+  after: RunRecord | undefined;
+  /** Per operation: whether it changed something (what `setIfUnset` and `removeIn` answer). */
+  results: boolean[];
+}
+
+export interface ApplyOptions {
+  /**
+   * Create the run when it is absent, or when it is past its idle TTL (the old record then ends
+   * through `onExpired`, as the sweep would end it, and the new one starts from `now`).
+   */
+  create?: { inferred: boolean; now: number };
+  /** Apply only to the record that began at this time: a later record under the same id is another run. */
+  ifStartedAt?: number;
+  /** Return the record as it was before the operations too. */
+  before?: boolean;
+}
+
+/** Where runs live. Each method is one round trip to a shared store. */
+export interface RunStore {
+  apply(id: string, ops: readonly RunOp[], options?: ApplyOptions): Promise<Applied>;
+  get(id: string): Promise<RunRecord | undefined>;
+  /** Most recently active first. */
+  list(limit: number): Promise<RunRecord[]>;
+  /** The runs Orla believes hold tokens on a replica (the ledger behind the pressure rule and global flushes). */
+  runsOn(replica: string): Promise<RunRecord[]>;
+  /** Ends the runs idle past the TTL (each through `onExpired`, once). */
+  sweep(now: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What a store tells its owner: a run was dropped, idle past the TTL or evicted for room (the record is the owner's now). */
+export type OnExpired = (run: RunRecord, why: 'idle' | 'evicted') => void;
