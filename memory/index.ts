@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { CompletedBy, RunOp, RunRecord, RunStore } from '../state.js';
-import type { CacheHint } from '../sessions/identity.js';
+import type { CacheHint } from '../identity.js';
 import { endOps, finalDecision, type CallOutcome, type Release } from './call-end.js';
 import { beginOps, cacheHeader, planCall, type CachePlan, type PlanInput } from './plan.js';
 import { cachePolicy } from './policies/index.js';

@@ -1,5 +1,5 @@
 import type { RunOp, RunRecord } from '../state.js';
-import type { CacheHint } from '../sessions/identity.js';
+import type { CacheHint } from '../identity.js';
 import type { CacheDecision, CachePolicy } from './types.js';
 
 /** What memory decided for one call, from its run as the call found it. */

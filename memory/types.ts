@@ -1,5 +1,5 @@
 import type { BackendConfig } from '../config/schema.js';
-import type { CacheHint } from '../sessions/identity.js';
+import type { CacheHint } from '../identity.js';
 import type { EngineCall } from '../upstream/engines/index.js';
 
 // The memory manager's seams: a cache policy decides, from plain facts, what becomes of a run's

@@ -1,4 +1,4 @@
-import type { Identity } from '../sessions/identity.js';
+import type { Identity } from '../identity.js';
 
 /** A dynamic mapper's answer: the simple or the complex side, or the fallback side when it could not decide. */
 export type Verdict = 'simple' | 'complex' | 'fallback';

@@ -1,29 +1,13 @@
 import { badRequest } from '../errors.js';
 import { hashHex } from '../hash.js';
+import type { CacheHint, Identity } from '../identity.js';
+
+export type { CacheHint, Identity } from '../identity.js';
 
 // Who a request belongs to: the X-Orla-* tags of DESIGN.md ("The wire protocol"). Headers win over
 // the body's `metadata` (flat `"orla.stage"` or nested `{"orla": {"stage"}}`); Orla's own keys are
 // removed from the body before it is forwarded. Untagged agents get a run and a stage inferred from
 // the conversation, stable across calls.
-
-export type CacheHint = 'preserve' | 'flush' | 'auto';
-
-export interface Identity {
-  /** Workflow run (session); inferred from the conversation root when untagged, absent when it cannot be. */
-  run: string | undefined;
-  runInferred: boolean;
-  /** Requested stage; inferred from the system prompt when untagged. */
-  stage: string | undefined;
-  /** Where the stage came from: a stage named in `model: "orla:<stage>"` must exist. */
-  stageSource: 'tag' | 'model' | 'inferred' | undefined;
-  priority: number | undefined;
-  cache: CacheHint | undefined;
-  workflowDone: boolean;
-  mapping: string | undefined;
-  deadlineMs: number | undefined;
-  quality: number | undefined;
-  tags: Record<string, string>;
-}
 
 const FIELDS = ['workflow_run', 'stage', 'priority', 'cache', 'workflow_done', 'mapping', 'deadline_ms', 'quality'] as const;
 type Field = (typeof FIELDS)[number];

@@ -1,6 +1,6 @@
 import { notFound } from '../../errors.js';
 import type { MappedStage } from '../../config/mappers.js';
-import type { Identity } from '../../sessions/identity.js';
+import type { Identity } from '../../identity.js';
 import type { MapRequest, StageMapper, Target } from '../types.js';
 
 const DEFAULT_STAGE = 'default';
