@@ -90,8 +90,7 @@ export type RunOp =
   | { op: 'push'; field: string; item: Json; keep: number };
 
 export interface Applied {
-  /** The record as it was (when asked for), and as it is after the operations; undefined where there was none. */
-  before: RunRecord | undefined;
+  /** The record as it is after the operations; undefined where there is none. */
   after: RunRecord | undefined;
   /** Per operation: whether it changed something (what `setIfUnset` and `removeIn` answer). */
   results: boolean[];
@@ -105,8 +104,6 @@ export interface ApplyOptions {
   create?: { inferred: boolean; now: number };
   /** Apply only to the record that began at this time: a later record under the same id is another run. */
   ifStartedAt?: number;
-  /** Return the record as it was before the operations too. */
-  before?: boolean;
 }
 
 /** Where runs live. Each method is one round trip to a shared store. */

@@ -67,9 +67,8 @@ export function proxyRoute<R>(kind: RouteKind, deps: ProxyDeps<R>) {
     if (identity.run !== undefined) {
       const now = Date.now();
       const ops = [...beginOps(identity, model, now), ...deps.memory.beginOps(backend.name)];
-      const begun = await deps.runs.begin({ ...identity, run: identity.run }, ops, now);
-      run = begun.after;
-      plan = deps.memory.plan({ run, before: begun.before, backend: backend.name, stage, configuredStage: target.stage, cache: identity.cache, workflowDone: identity.workflowDone }, now);
+      run = await deps.runs.begin({ ...identity, run: identity.run }, ops, now);
+      plan = deps.memory.plan({ run, backend: backend.name, stage, configuredStage: target.stage, cache: identity.cache, workflowDone: identity.workflowDone }, now);
     }
     const { stripUsageChunk } = toEngineRequest(body, { path, model: target.model, params: target.params, priority: identity.priority, backend: backend.config });
     const call: Call = {

@@ -49,7 +49,7 @@ export class Memory {
 
   /** The call's plan, from its run as the call found it; the releases of the switch rule start now. */
   plan(input: PlanInput, now = Date.now()): CachePlan {
-    if (input.before?.toolWaitSince !== undefined) this.toolWait.observe(now - input.before.toolWaitSince);
+    if (input.run.toolWaitSince !== undefined) this.toolWait.observe(now - input.run.toolWaitSince); // the tool has answered
     const plan = planCall(input, this.policy, this.stageHints, this.config.memory.affinity);
     for (const { backend, replicas } of plan.leaving) for (const replica of replicas) void this.releaser.release(input.run, backend, replica, 'backend-switch');
     return plan;

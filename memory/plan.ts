@@ -31,9 +31,8 @@ export interface CachePlan {
 }
 
 export interface PlanInput {
+  /** The run as the call began in it (the call counted in; nothing else changed since its last call). */
   run: RunRecord;
-  /** The run as the call found it (undefined: its first call). */
-  before: RunRecord | undefined;
   backend: string;
   stage: string;
   configuredStage: string;
@@ -51,9 +50,9 @@ export const beginOps = (backend: string): RunOp[] => [{ op: 'incrIn', field: 'i
  * stage still running there keeps it).
  */
 export function planCall(input: PlanInput, policy: CachePolicy, stageHints: ReadonlyMap<string, CacheHint>, affinityOn: boolean): CachePlan {
-  const { before, backend } = input;
+  const { run, backend } = input;
   const hint = input.cache ?? stageHints.get(input.configuredStage) ?? 'auto';
-  const deferred = before?.deferredFlush[input.stage];
+  const deferred = run.deferredFlush[input.stage];
   let decision: CacheDecision;
   let reason: string;
   if (input.workflowDone) [decision, reason] = [policy.decide({ event: 'end', hint, toolCalls: false, deferred: false }), 'workflow-done'];
@@ -63,24 +62,25 @@ export function planCall(input: PlanInput, policy: CachePolicy, stageHints: Read
     reason = hint !== 'auto' ? `hint=${hint}` : byDeferral ? deferred.reason : `policy=${policy.name}`;
   }
   const leaving: CachePlan['leaving'] = [];
-  if (before && policy.decide({ event: 'switch', hint: 'auto', toolCalls: false, deferred: false }) === 'release') {
-    for (const [name, replicas] of Object.entries(before.unreleased)) {
-      if (name !== backend && replicas.length > 0 && !(before.inFlightOn[name] ?? 0)) leaving.push({ backend: name, replicas });
+  if (policy.decide({ event: 'switch', hint: 'auto', toolCalls: false, deferred: false }) === 'release') {
+    for (const name in run.unreleased) {
+      const replicas = run.unreleased[name]!;
+      if (name !== backend && replicas.length > 0 && !run.inFlightOn[name]) leaving.push({ backend: name, replicas });
     }
   }
   return {
-    run: input.run.id,
-    startedAt: input.run.startedAt,
+    run: run.id,
+    startedAt: run.startedAt,
     backend,
     stage: input.stage,
     hint,
     workflowDone: input.workflowDone,
     decision,
     reason,
-    affinity: affinityOn && before?.lastBackend === backend ? before.lastReplica : undefined,
+    affinity: affinityOn && run.lastBackend === backend ? run.lastReplica : undefined,
     leaving,
     deferred,
-    contextBefore: before?.contextTokens ?? 0,
+    contextBefore: run.contextTokens,
     tagged: [],
     ended: [],
   };

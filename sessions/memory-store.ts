@@ -42,15 +42,14 @@ export class MemoryRunStore implements RunStore {
     // is answered as it is, unchanged.
     const live = this.runs.has(id);
     let record = options.create ? this.runs.get(id) : this.runs.get(id, { allowStale: true });
-    if (record && !live) return { before: undefined, after: copyRun(record), results: ops.map(() => false) };
+    if (record && !live) return { after: copyRun(record), results: ops.map(() => false) };
     if (record && options.ifStartedAt !== undefined && record.startedAt !== options.ifStartedAt) record = undefined;
-    if (!record && !options.create) return { before: undefined, after: undefined, results: ops.map(() => false) };
-    const before = record && options.before ? copyRun(record) : undefined;
+    if (!record && !options.create) return { after: undefined, results: ops.map(() => false) };
     const current = record ?? newRun(id, options.create!.inferred, options.create!.now);
     const results = applyOps(current, ops);
     if (options.create) this.runs.set(id, current); // refreshes recency and the idle TTL
     if (ops.some((op) => op.field === 'resident')) this.index(current);
-    return { before, after: copyRun(current), results };
+    return { after: copyRun(current), results };
   }
 
   async get(id: string): Promise<RunRecord | undefined> {

@@ -12,7 +12,6 @@ export function beginOps(identity: Identity, model: string | undefined, now: num
     { op: 'incr', field: 'inFlight', by: 1 },
     { op: 'set', field: 'lastActivity', value: now },
     { op: 'set', field: 'completed', value: undefined }, // a call makes an ended run active again
-    { op: 'set', field: 'toolWaitSince', value: undefined }, // the tool it waited on has answered
   ];
   if (model !== undefined) ops.push({ op: 'set', field: 'lastModel', value: model });
   if (identity.stage !== undefined) ops.push({ op: 'add', field: 'stages', item: identity.stage });
@@ -56,9 +55,10 @@ export function endOps(end: CallEnd): RunOp[] {
       { op: 'incr', field: 'cachedTokens', by: served.cachedTokens },
       { op: 'incr', field: 'completionTokens', by: served.completionTokens },
       { op: 'incr', field: 'costUsd', by: served.costUsd },
-      { op: 'set', field: 'toolWaitSince', value: served.toolCalls ? end.now : undefined },
     );
   }
+  // The tool the run waited on has answered (this call), and maybe it waits on the next one.
+  ops.push({ op: 'set', field: 'toolWaitSince', value: served?.toolCalls ? end.now : undefined });
   if (end.workflowDone) ops.push(completeOp('workflow-done', end.now));
   return ops;
 }
@@ -70,10 +70,12 @@ export const completeOp = (by: NonNullable<RunRecord['completed']>['by'], now: n
 export class Runs {
   constructor(readonly store: RunStore) {}
 
-  /** The way in: one store operation, creating the run on first sight. `before` is the run as the call found it. */
-  async begin(identity: Identity & { run: string }, ops: readonly RunOp[], now: number) {
-    const { before, after } = await this.store.apply(identity.run, ops, { create: { inferred: identity.runInferred, now }, before: true });
-    return { before, after: after! };
+  /**
+   * The way in: one store operation, creating the run on first sight. The run comes back with the
+   * call counted in; nothing else in it has changed since the call's previous one ended.
+   */
+  async begin(identity: Identity & { run: string }, ops: readonly RunOp[], now: number): Promise<RunRecord> {
+    return (await this.store.apply(identity.run, ops, { create: { inferred: identity.runInferred, now } })).after!;
   }
 
   /** The way out: one store operation, on the record the call began on (a later one under the same id is another run). */

@@ -44,7 +44,6 @@ export function recordingAdapter(log: string[], contexts: ReleaseContext[], held
 export interface Begun {
   plan: CachePlan;
   run: RunRecord;
-  before: RunRecord | undefined;
 }
 
 export interface SetupOptions {
@@ -91,8 +90,8 @@ export async function setup(options: SetupOptions = {}) {
     const identity = identify({ 'x-orla-workflow-run': run, 'x-orla-stage': stage, ...headers }, { messages: [{ role: 'user', content: 'x' }] });
     const backendName = config.stages[stage]!.backend!;
     const begun = await runs.begin({ ...identity, run }, [...beginOps(identity, 'm', clock.now), ...memory.beginOps(backendName)], clock.now);
-    const plan = memory.plan({ run: begun.after, before: begun.before, backend: backendName, stage, configuredStage: stage, cache: identity.cache, workflowDone: identity.workflowDone }, clock.now);
-    return { plan, run: begun.after, before: begun.before };
+    const plan = memory.plan({ run: begun, backend: backendName, stage, configuredStage: stage, cache: identity.cache, workflowDone: identity.workflowDone }, clock.now);
+    return { plan, run: begun };
   };
 
   /** The call ends (gateway/settle.ts): served `tokens` on `replica` (default the backend's first), or failed. */

@@ -27,7 +27,7 @@ describe('a run that calls again after its idle TTL, before the sweep', () => {
     await end(await begin('r', 'a'), 100);
     clock.now += TTL_MS + 1;
     const back = await begin('r', 'a'); // ends the old run (idle), starts a fresh one
-    expect(back.before).toBeUndefined();
+    expect(back.run.calls).toBe(1);
     expect(back.run.completed).toBeUndefined();
     await end(back, 950);
     await settle();

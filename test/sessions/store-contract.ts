@@ -27,8 +27,7 @@ export function storeContract(name: string, make: (options: { idleTtlMs: number;
   describe(`the ${name} run store`, () => {
     it('creates a run on its first operation, applies every kind of operation, and answers before and after', async () => {
       const { store, clock, close } = await open();
-      const first = await store.apply('r', [{ op: 'incr', field: 'calls', by: 1 }, { op: 'add', field: 'stages', item: 'a' }], { create: { inferred: true, now: clock.now }, before: true });
-      expect(first.before).toBeUndefined();
+      const first = await store.apply('r', [{ op: 'incr', field: 'calls', by: 1 }, { op: 'add', field: 'stages', item: 'a' }], { create: { inferred: true, now: clock.now } });
       expect(first.after).toMatchObject({ id: 'r', inferred: true, startedAt: clock.now, calls: 1, stages: ['a'] });
       const second = await store.apply(
         'r',
@@ -49,11 +48,10 @@ export function storeContract(name: string, make: (options: { idleTtlMs: number;
           { op: 'push', field: 'cacheActions', item: { n: 2 }, keep: 2 },
           { op: 'push', field: 'cacheActions', item: { n: 3 }, keep: 2 },
         ],
-        { before: true },
       );
       expect(second.results).toEqual([false, true, true, true, true, true, true, true, false, true, true, false, true, true, true]);
-      expect(second.before).toMatchObject({ calls: 1, stages: ['a'] });
       expect(second.after).toMatchObject({
+        calls: 1,
         stages: ['a', 'b'],
         lastModel: 'm',
         inFlightOn: {},
@@ -71,7 +69,7 @@ export function storeContract(name: string, make: (options: { idleTtlMs: number;
 
     it('changes nothing of an absent run unless asked to create it, and nothing of another record under the same id', async () => {
       const { store, clock, close } = await open();
-      expect(await store.apply('ghost', [{ op: 'incr', field: 'calls', by: 1 }])).toEqual({ before: undefined, after: undefined, results: [false] });
+      expect(await store.apply('ghost', [{ op: 'incr', field: 'calls', by: 1 }])).toEqual({ after: undefined, results: [false] });
       expect(await store.get('ghost')).toBeUndefined();
       const { after } = await store.apply('r', [], { create: { inferred: false, now: clock.now } });
       const stale = await store.apply('r', [{ op: 'incr', field: 'calls', by: 1 }], { ifStartedAt: after!.startedAt - 1 });
@@ -125,9 +123,8 @@ export function storeContract(name: string, make: (options: { idleTtlMs: number;
       const { store, clock, ended, close } = await open();
       const old = await store.apply('r', [{ op: 'incr', field: 'calls', by: 1 }], { create: { inferred: false, now: clock.now } });
       clock.now += 60_001;
-      const fresh = await store.apply('r', [{ op: 'incr', field: 'calls', by: 1 }], { create: { inferred: false, now: clock.now }, before: true });
+      const fresh = await store.apply('r', [{ op: 'incr', field: 'calls', by: 1 }], { create: { inferred: false, now: clock.now } });
       await flush();
-      expect(fresh.before).toBeUndefined();
       expect(fresh.after).toMatchObject({ calls: 1, startedAt: clock.now });
       expect(ended.map((e) => [e.id, e.why, e.run.startedAt])).toEqual([['r', 'idle', old.after!.startedAt]]);
       await close();

@@ -1,0 +1,18 @@
+import { spawn } from 'node:child_process';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { runLoad } from '../load.js';
+import { startCompiled } from '../processes.js';
+const sim = await startCompiled('cli/main.ts', ['sim', '--profile', 'instant', '--port', '0'], 'sim');
+const config = join(mkdtempSync(join(tmpdir(), 'p-')), 'orla.yaml');
+writeFileSync(config, `server: { log_level: warn }\nbackends:\n  sim: { engine: simulator, urls: [${sim.url}] }\nstages:\n  default: { backend: sim }\n`);
+const child = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir=/tmp/prof/outA', '/work/main/.ab/a605dcf/.bench-out/cli/main.js', 'serve', '--config', config, '--port', '18099'], { stdio: ['ignore', 'pipe', 'inherit'] });
+await new Promise((r) => child.stdout!.once('data', r));
+const body = JSON.stringify({ model: 'sim-instant', messages: [{ role: 'user', content: 'Summarise the ticket: my card was charged twice for one order.' }], max_tokens: 16 });
+await runLoad('http://127.0.0.1:18099/v1/chat/completions', body, 50, 3000);
+const r = await runLoad('http://127.0.0.1:18099/v1/chat/completions', body, 50, 12000);
+console.log('rps', r.requests / r.seconds);
+child.kill('SIGINT');
+await new Promise((r) => child.once('exit', r));
+await sim.stop();
