@@ -61,10 +61,23 @@ describe("personality 'llamacpp': slots", () => {
       expect(await cached(sim, ask('first', { id_slot: 0 }))).toBe(0);
       expect(await cached(sim, ask('second', { id_slot: 1 }))).toBe(0);
       expect(await cached(sim, ask('third', { id_slot: 0 }))).toBeGreaterThan(500);
-      // Without id_slot, the slot whose cached tokens share most of the prompt is chosen.
-      expect(await cached(sim, ask('fourth'))).toBeGreaterThan(500);
       // cache_prompt: false reuses nothing.
       expect(await cached(sim, ask('fifth', { id_slot: 0, cache_prompt: false }))).toBe(0);
+    }));
+
+  it('without id_slot, picks the slot sharing most of the prompt over the least recently used one', () =>
+    withSimulator({ ...llamacpp, parallel: 2 }, async (sim) => {
+      await cached(sim, ask('first', { id_slot: 0 }));
+      // Slot 1 has never run (the least recently used), but slot 0 holds the prompt's prefix.
+      expect(await cached(sim, ask('second'))).toBeGreaterThan(500);
+      expect((await slots(sim))[1]).not.toHaveProperty('id_task');
+    }));
+
+  it('without id_slot and with no similar slot, picks the least recently used idle slot', () =>
+    withSimulator({ ...llamacpp, parallel: 2, slotPromptSimilarity: 0 }, async (sim) => {
+      await cached(sim, ask('first', { id_slot: 0 }));
+      expect(await cached(sim, ask('second'))).toBe(0);
+      expect((await slots(sim))[1].id_task).toBe(1);
     }));
 
   it('forgets what a slot held past the common prefix when it takes another prompt', () =>
