@@ -4,6 +4,17 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
+function firstLine(child: ReturnType<typeof spawn>): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('\n')) resolve(out.split('\n')[0]!);
+    });
+    child.once('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+  });
+}
+
 describe('orla sim', () => {
   it('prints its URL, serves the chosen profile and model names, and exits cleanly on SIGTERM', async () => {
     const args = ['--import', 'tsx', 'cli/main.ts', 'sim', '--port', '0', '--profile', 'instant', '--model', 'a', 'b', '--kv-tokens', '32000'];
@@ -26,6 +37,39 @@ describe('orla sim', () => {
       expect(await exited).toBe(0);
     } finally {
       child.kill('SIGKILL');
+    }
+  });
+
+  it('imitates the engine --engine names, with that engine\'s flags', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sim', '--port', '0', '--profile', 'instant', '--engine', 'llamacpp', '--parallel', '2', '--metrics'], { cwd: ROOT });
+    try {
+      const line = await firstLine(child);
+      expect(line).toContain('engine llamacpp');
+      const url = /(http:\/\/127\.0\.0\.1:\d+)/.exec(line)![1]!;
+      expect((await (await fetch(`${url}/slots`)).json()).map((slot: { id: number }) => slot.id)).toEqual([0, 1]);
+      expect((await fetch(`${url}/metrics`)).status).toBe(200);
+      expect(await (await fetch(`${url}/nope`)).json()).toEqual({ error: { code: 404, message: 'File Not Found', type: 'not_found_error' } });
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('refuses a flag that belongs to another engine, naming it', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sim', '--port', '0', '--engine', 'vllm', '--parallel', '2'], { cwd: ROOT });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(2);
+    expect(err).toContain('--parallel is a llamacpp flag; this simulator runs --engine vllm');
+  });
+
+  it('lists every engine flag in --help', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sim', '--help'], { cwd: ROOT });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await new Promise((resolve) => child.once('exit', resolve));
+    for (const flag of ['--engine', '--enable-prompt-tokens-details', '--dev-mode', '--scheduling-policy', '--api-key', '--admin-api-key', '--enable-cache-report', '--enable-metrics', '--enable-priority-scheduling', '--parallel', '--slot-save-path', '--metrics', '--slot-prompt-similarity']) {
+      expect(out).toContain(flag);
     }
   });
 
