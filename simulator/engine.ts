@@ -98,14 +98,19 @@ export class Engine {
     this.loop = new StepLoop(this.speed, (start) => this.planStep(start), (step) => this.completeStep(step));
   }
 
-  submit(request: GenerationRequest): GenerationHandle {
-    if (this.closed) throw new Error('engine is closed');
-    const promptLength = request.promptTokenIds.length;
-    const total = promptLength + request.outputTokenIds.length;
+  /** Throws EngineRejection for a request that can never run here (more KV cache than the engine has). */
+  assertFits(request: GenerationRequest): void {
+    const total = request.promptTokenIds.length + request.outputTokenIds.length;
     if (request.outputTokenIds.length < 1) throw new RangeError('a request must generate at least one token');
     if (this.cache.blocksFor(total) > this.cache.totalBlocks) {
       throw new EngineRejection(`the request needs ${total} tokens of KV cache; this engine holds ${this.cache.totalBlocks * this.cache.blockSize}`);
     }
+  }
+
+  submit(request: GenerationRequest): GenerationHandle {
+    if (this.closed) throw new Error('engine is closed');
+    this.assertFits(request);
+    const promptLength = request.promptTokenIds.length;
     const hashes = this.cache.hashBlocks(request.promptTokenIds, promptLength, chainRoot(request.cacheSalt));
     const seq = new Sequence(request, this.arrivals++, this.loop.nowSeconds(), request.priority ?? 0, hashes);
     const handle: GenerationHandle = { abort: () => this.abort(seq) };

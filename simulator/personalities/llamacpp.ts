@@ -98,7 +98,9 @@ export class LlamacppPersonality implements Personality {
     return { priority: 0 };
   }
 
-  submit(_engine: Engine, request: GenerationRequest, body: Json) {
+  submit(engine: Engine, request: GenerationRequest, body: Json) {
+    // Refused before it takes or waits for a slot: a deferred request must never fail later, unanswered.
+    engine.assertFits(request);
     const idSlot = Number.isInteger(body.id_slot) ? (body.id_slot as number) : -1;
     const onDone = request.onDone;
     return this.slots.submit(
