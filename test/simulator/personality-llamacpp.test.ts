@@ -178,3 +178,14 @@ describe("personality 'llamacpp': wire", () => {
       expect(events).not.toContain('data: [DONE]');
     }));
 });
+
+describe("personality 'llamacpp': refusals", () => {
+  it('refuses a request too big for the KV cache without holding a slot', () =>
+    withSimulator({ ...llamacpp, parallel: 1, kvCapacityTokens: 1024 }, async (sim) => {
+      const big = await postJson(sim, '/v1/chat/completions', { messages: [{ role: 'user', content: LONG_SYSTEM.repeat(3) }], max_tokens: 10 });
+      expect(big.status).toBe(400);
+      expect(big.json.error.type).toBe('invalid_request_error');
+      expect((await slots(sim))[0].is_processing).toBe(false);
+      expect((await postJson(sim, '/v1/chat/completions', chatBody('x [[sim:answer ok]]'))).status).toBe(200);
+    }));
+});
