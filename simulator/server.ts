@@ -36,7 +36,7 @@ export function createSimulatorServer(options: SimulatorServerOptions): Server {
     if (personality.refuse(req, res, path)) return;
     const endpoint = GENERATION[path];
     if (endpoint !== undefined) {
-      if (method !== 'POST') return sendJson(res, 405, '{"detail":"Method Not Allowed"}');
+      if (method !== 'POST') return personality.wrongMethod ? personality.wrongMethod(res) : sendJson(res, 405, '{"detail":"Method Not Allowed"}');
       return readJson(req, res, fail, (body) => serveGeneration(endpoint, context, req, res, body));
     }
     if (path === '/health' && method === 'GET') return void res.writeHead(200, { 'content-length': 0 }).end();

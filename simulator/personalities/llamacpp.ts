@@ -85,6 +85,11 @@ export class LlamacppPersonality implements Personality {
     this.fail(res, 404, 'File Not Found');
   }
 
+  /** cpp-httplib has no handler for another method on a POST route: its 404, like any unknown route. */
+  wrongMethod(res: ServerResponse): void {
+    this.notFound(res);
+  }
+
   errorBody(error: SimulatorError): string {
     return errorJson(error.status, error.message);
   }

@@ -49,6 +49,8 @@ export interface Personality {
   route(request: RouteRequest): boolean;
   /** The answer to a path no route serves. */
   notFound(res: ServerResponse): void;
+  /** The answer to a generation route asked with another method than POST (default: FastAPI's 405). */
+  wrongMethod?(res: ServerResponse): void;
   /** The engine's error body for `error` on `endpoint` (undefined: not a generation route). */
   errorBody(error: SimulatorError, endpoint?: Endpoint): string;
   /** The engine's mid-stream error event and what it writes after it, for the error-after fault. */

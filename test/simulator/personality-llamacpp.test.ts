@@ -152,6 +152,7 @@ describe("personality 'llamacpp': wire", () => {
         expect(res.status, path).toBe(404);
         expect(await res.json()).toEqual({ error: { code: 404, message: 'File Not Found', type: 'not_found_error' } });
       }
+      expect((await fetch(`${sim.url}/v1/chat/completions`)).status).toBe(404);
       const bad = await postJson(sim, '/v1/chat/completions', { messages: [] });
       expect(bad.status).toBe(400);
       expect(bad.json).toEqual({ error: { code: 400, message: expect.any(String), type: 'invalid_request_error' } });
