@@ -83,12 +83,14 @@ export class Exchange {
       if (this.fault?.kind === 'cut-after' && index + 1 >= this.fault.chunks) this.cut();
       return;
     }
-    const chunk = this.format.token(index);
-    if (chunk === null || this.silenced) return;
+    if (this.silenced) return;
     const fault = this.fault;
-    if ((fault?.kind === 'stall-after' || fault?.kind === 'cut-after' || fault?.kind === 'error-after') && this.contentChunks >= fault.chunks) {
+    // Before the format builds this token's events: they would take sequence numbers the error event needs.
+    if (fault?.kind === 'error-after' && this.contentChunks >= fault.chunks) return this.failMidStream();
+    const chunk = this.format.token(index);
+    if (chunk === null) return;
+    if ((fault?.kind === 'stall-after' || fault?.kind === 'cut-after') && this.contentChunks >= fault.chunks) {
       if (fault.kind === 'cut-after') this.cut();
-      else if (fault.kind === 'error-after') this.failMidStream();
       this.silenced = true; // stall: the connection stays open, nothing more is sent
       return;
     }

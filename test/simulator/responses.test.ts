@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulator, type RunningSimulator } from '../../simulator/index.js';
-import { LONG_SYSTEM, post, postJson } from './helpers.js';
+import { FAULT_HEADER, startSimulator, type RunningSimulator } from '../../simulator/index.js';
+import { LONG_SYSTEM, post, postJson, withSimulator } from './helpers.js';
 
 let sim: RunningSimulator;
 let client: OpenAI;
@@ -147,4 +147,13 @@ describe('POST /v1/responses with the openai client', () => {
     }
     await expect(client.responses.create({ model: 'gpt-4o', input: 'x' })).rejects.toBeInstanceOf(OpenAI.NotFoundError);
   });
+
+  it("ends a stream with OpenAI's error event, in sequence, on the error-after fault", () =>
+    withSimulator({ profile: 'instant', faults: true }, async (faulty) => {
+      const res = await post(faulty, '/v1/responses', { input: '[[sim:answer one two three four]]', stream: true }, { [FAULT_HEADER]: 'error-after=2' });
+      expect(res.status).toBe(200);
+      const seen = events(await res.text());
+      expect(seen.filter((e) => e.event === 'response.output_text.delta')).toHaveLength(2);
+      expect(seen.at(-1)).toEqual({ event: 'error', data: { type: 'error', sequence_number: seen.length - 1, code: 'server_error', message: 'simulated engine failure', param: null } });
+    }));
 });
