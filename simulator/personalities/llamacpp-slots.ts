@@ -168,12 +168,14 @@ export class SlotPool {
 
   private release(slot: Slot, request: GenerationRequest, result: GenerationResult, root: number): void {
     const prompt = request.promptTokenIds;
-    const tokens = new Uint32Array(prompt.length + result.completionTokens);
+    // The last sampled token never enters the slot (it would be decoded with the next token, and
+    // there is none): the slot holds the prompt and every generated token but that one.
+    const generated = Math.max(0, result.completionTokens - 1);
+    const tokens = new Uint32Array(prompt.length + generated);
     tokens.set(prompt);
-    tokens.set(request.outputTokenIds.subarray(0, result.completionTokens), prompt.length);
+    tokens.set(request.outputTokenIds.subarray(0, generated), prompt.length);
     slot.tokens = tokens;
-    // The last sampled token has no KV yet: the cache holds the blocks before it.
-    slot.hashes = this.engine.cache.hashBlocks(tokens, Math.max(0, tokens.length - 1), root);
+    slot.hashes = this.engine.cache.hashBlocks(tokens, tokens.length, root);
     slot.busy = false;
     slot.lastUsed = this.clock++;
     slot.nPromptTokensCache = result.cachedTokens;
