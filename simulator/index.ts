@@ -12,7 +12,7 @@ export { DEFAULT_PROFILE, profileNames, resolveProfile } from './profiles.js';
 export type { EngineProfile } from './profiles.js';
 export { FAULT_HEADER } from './faults.js';
 export { SESSION_HEADER } from './generate.js';
-export { PREFIX_CACHE_RESET_HEADER, SGLANG_FLUSH_TEXT } from './personalities/simulator.js';
+export { PREFIX_CACHE_RESET_HEADER, SGLANG_FLUSH_TEXT } from './personalities/common.js';
 export { PERSONALITY_NAMES } from './personalities/index.js';
 export type { LlamacppOptions, PersonalityName, PersonalityOptions, SglangOptions, VllmOptions } from './personalities/index.js';
 

@@ -2,7 +2,15 @@
 // SGLang write their stream errors with it), and the Prometheus endpoint.
 import type { ServerResponse } from 'node:http';
 import { sendJson } from '../exchange.js';
+import type { Engine } from '../engine.js';
 import type { SimulatorError } from '../errors.js';
+
+// SGLang's exact text (python/sglang/srt/entrypoints/http_server.py), the same whether it flushed
+// (200) or refused because requests were running or waiting (400).
+export const SGLANG_FLUSH_TEXT =
+  'Cache flushed.\nPlease check backend logs for more details. (When there are running or waiting requests, the operation will not be performed.)\n';
+/** Extra response header on /reset_prefix_cache: whether the reset happened (vLLM's body does not say). */
+export const PREFIX_CACHE_RESET_HEADER = 'x-sim-prefix-cache-reset';
 
 /** FastAPI's answer to an unknown route (vLLM, SGLang). */
 export function fastapiNotFound(res: ServerResponse): void {
@@ -47,4 +55,14 @@ export async function serveMetrics(res: ServerResponse, render: () => Promise<st
     console.error('simulator: metrics failed', error);
     if (!res.headersSent) sendJson(res, 500, '{"detail":"Internal Server Error"}');
   }
+}
+
+/**
+ * vLLM (VLLM_SERVER_DEV_MODE=1) answers 200 with an empty body either way: its API server does not
+ * check the result, and the engine only logs "Failed to reset prefix cache because some blocks (N)
+ * are not freed yet" when running requests hold blocks.
+ */
+export function resetPrefixCache(engine: Engine, res: ServerResponse): void {
+  const reset = engine.resetPrefixCache();
+  res.writeHead(200, { 'content-length': 0, [PREFIX_CACHE_RESET_HEADER]: String(reset) }).end();
 }

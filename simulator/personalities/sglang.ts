@@ -20,11 +20,10 @@ import { sendError, sendJson, type Endpoint } from '../exchange.js';
 import type { GenerationResult } from '../engine.js';
 import type { UsageReport } from '../usage.js';
 import type { Json, SamplingRequest } from '../validate.js';
-import { fastapiNotFound, pythonJson, serveMetrics } from './common.js';
+import { fastapiNotFound, pythonJson, serveMetrics, SGLANG_FLUSH_TEXT } from './common.js';
 import { StreamRejection, type Admission, type Personality, type RouteRequest } from './personality.js';
 import { SglangMetrics } from './sglang-metrics.js';
 import { OPEN_FAILED, SglangSessions } from './sglang-sessions.js';
-import { SGLANG_FLUSH_TEXT } from './simulator.js';
 
 export interface SglangOptions {
   /** --api-key: every route but /health* and /metrics* needs `Authorization: Bearer <key>`. */

@@ -8,16 +8,10 @@ import { sendError, sendJson } from '../exchange.js';
 import { SimulatorMetrics } from '../metrics.js';
 import { ALWAYS_CACHED } from '../usage.js';
 import type { Json, SamplingRequest } from '../validate.js';
-import { fastapiNotFound, serveMetrics, vllmErrorBody, vllmStreamError } from './common.js';
+import { fastapiNotFound, resetPrefixCache, serveMetrics, SGLANG_FLUSH_TEXT, vllmErrorBody, vllmStreamError } from './common.js';
 import type { Admission, Personality, RouteRequest } from './personality.js';
 
 const SESSION_FLUSH = /^\/v1\/sessions\/([^/]+)\/flush$/;
-// SGLang's exact text (python/sglang/srt/entrypoints/http_server.py), the same whether it flushed
-// (200) or refused because requests were running or waiting (400).
-export const SGLANG_FLUSH_TEXT =
-  'Cache flushed.\nPlease check backend logs for more details. (When there are running or waiting requests, the operation will not be performed.)\n';
-/** Extra response header on /reset_prefix_cache: whether the reset happened (vLLM's body does not say). */
-export const PREFIX_CACHE_RESET_HEADER = 'x-sim-prefix-cache-reset';
 
 export class SimulatorPersonality implements Personality {
   readonly name = 'simulator' as const;
@@ -83,14 +77,4 @@ export class SimulatorPersonality implements Personality {
   submit(engine: Engine, request: GenerationRequest) {
     return engine.submit(request);
   }
-}
-
-/**
- * vLLM (VLLM_SERVER_DEV_MODE=1) answers 200 with an empty body either way: its API server does not
- * check the result, and the engine only logs "Failed to reset prefix cache because some blocks (N)
- * are not freed yet" when running requests hold blocks.
- */
-export function resetPrefixCache(engine: Engine, res: ServerResponse): void {
-  const reset = engine.resetPrefixCache();
-  res.writeHead(200, { 'content-length': 0, [PREFIX_CACHE_RESET_HEADER]: String(reset) }).end();
 }

@@ -13,9 +13,8 @@ import { badRequest, type SimulatorError } from '../errors.js';
 import { SimulatorMetrics } from '../metrics.js';
 import { vllmUsage } from '../usage.js';
 import type { Json, SamplingRequest } from '../validate.js';
-import { fastapiNotFound, serveMetrics, vllmErrorBody, vllmStreamError } from './common.js';
+import { fastapiNotFound, resetPrefixCache, serveMetrics, vllmErrorBody, vllmStreamError } from './common.js';
 import type { Admission, Personality, RouteRequest } from './personality.js';
-import { resetPrefixCache } from './simulator.js';
 
 export interface VllmOptions {
   /** --enable-prompt-tokens-details: report usage.prompt_tokens_details.cached_tokens (when > 0). */
