@@ -103,15 +103,23 @@ describe('POST /v1/responses with the openai client', () => {
       .finalResponse();
     expect(final.output.map((item) => (item.type === 'function_call' ? JSON.parse(item.arguments) : item))).toEqual([{ order_id: 7 }, { order_id: 8 }]);
 
-    const res = await post(sim, '/v1/responses', { model, input: 'Where is order 7? [[sim:tool lookup_order {"order_id":7}]]', tools, stream: true });
-    const types = events(await res.text()).map((e) => e.event);
+    const res = await post(sim, '/v1/responses', { model, input: 'Where are 7 and 8? [[sim:tool lookup_order {"order_id":7}]] [[sim:tool lookup_order {"order_id":8}]]', tools, stream: true });
+    const seen = events(await res.text());
+    const types = seen.map((e) => e.event);
     expect(types.filter((t) => !t.endsWith('.delta'))).toEqual([
       'response.created',
       'response.in_progress',
       'response.output_item.added',
       'response.function_call_arguments.done',
       'response.output_item.done',
+      'response.output_item.added',
+      'response.function_call_arguments.done',
+      'response.output_item.done',
       'response.completed',
+    ]);
+    expect(seen.filter((e) => e.event === 'response.function_call_arguments.done').map((e) => [e.data.output_index, e.data.arguments])).toEqual([
+      [0, '{"order_id":7}'],
+      [1, '{"order_id":8}'],
     ]);
     expect(types).toContain('response.function_call_arguments.delta');
   });
