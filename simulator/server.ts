@@ -25,7 +25,7 @@ const NO_QUERY = new URLSearchParams();
 export function createSimulatorServer(options: SimulatorServerOptions): Server {
   const { engine, models, personality } = options;
   const context: GenerationContext = { engine, models, faults: options.faults, personality };
-  const modelList = JSON.stringify(modelCards(models, engine.profile.maxModelLen));
+  const modelList = JSON.stringify(personality.modelList?.(models, engine.profile.maxModelLen) ?? modelCards(models, engine.profile.maxModelLen));
   const fail = (res: ServerResponse, error: SimulatorError): void => sendError(res, error, personality.errorBody(error));
 
   const route = (req: IncomingMessage, res: ServerResponse): void => {
@@ -39,7 +39,7 @@ export function createSimulatorServer(options: SimulatorServerOptions): Server {
       if (method !== 'POST') return personality.wrongMethod ? personality.wrongMethod(res) : sendJson(res, 405, '{"detail":"Method Not Allowed"}');
       return readJson(req, res, fail, (body) => serveGeneration(endpoint, context, req, res, body));
     }
-    if (path === '/health' && method === 'GET') return void res.writeHead(200, { 'content-length': 0 }).end();
+    if (path === '/health' && method === 'GET') return personality.health ? personality.health(res) : void res.writeHead(200, { 'content-length': 0 }).end();
     if (path === '/v1/models' && method === 'GET') return sendJson(res, 200, modelList);
     const request: RouteRequest = {
       req,

@@ -85,6 +85,21 @@ export class LlamacppPersonality implements Personality {
     this.fail(res, 404, 'File Not Found');
   }
 
+  /** server-context.cpp get_health: `{"status": "ok"}` once the model is loaded. */
+  health(res: ServerResponse): void {
+    sendJson(res, 200, '{"status":"ok"}');
+  }
+
+  /** server-context.cpp get_res_models: an Ollama-style `models` list beside OpenAI's `data`. */
+  modelList(models: readonly string[], maxModelLen: number): unknown {
+    const created = Math.floor(Date.now() / 1000);
+    return {
+      models: models.map((name) => ({ name, model: name, modified_at: '', size: '', digest: '', type: 'model', description: '', tags: [''], capabilities: ['completion'], parameters: '', details: { parent_model: '', format: 'gguf', family: '', families: [''], parameter_size: '', quantization_level: '' } })),
+      object: 'list',
+      data: models.map((id) => ({ id, aliases: [id], tags: [], object: 'model', created, owned_by: 'llamacpp', meta: { n_ctx: Math.floor(this.engine.profile.kvCapacityTokens / this.slots.size), n_ctx_train: maxModelLen } })),
+    };
+  }
+
   /** cpp-httplib has no handler for another method on a POST route: its 404, like any unknown route. */
   wrongMethod(res: ServerResponse): void {
     this.notFound(res);

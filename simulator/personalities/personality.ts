@@ -43,6 +43,10 @@ export interface Personality {
   readonly usage: UsageReport;
   /** Serves any `model` name (llama-server has one model and does not check the field). */
   readonly anyModel?: boolean;
+  /** GET /v1/models in this engine's shape (default: vLLM's model cards). */
+  modelList?(models: readonly string[], maxModelLen: number): unknown;
+  /** GET /health's answer (default: an empty 200, as vLLM and SGLang give). */
+  health?(res: ServerResponse): void;
   /** Refuses a request before routing (an API key), writing the answer itself; true when refused. */
   refuse(req: IncomingMessage, res: ServerResponse, path: string): boolean;
   /** Serves the routes this engine has beyond generation, health and models; false when none matches. */

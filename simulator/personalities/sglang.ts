@@ -95,6 +95,12 @@ export class SglangPersonality implements Personality {
     fastapiNotFound(res);
   }
 
+  /** http_server.py available_models: ModelCard(id, root, max_model_len), owned_by "sglang". */
+  modelList(models: readonly string[], maxModelLen: number): unknown {
+    const created = Math.floor(Date.now() / 1000);
+    return { object: 'list', data: models.map((id) => ({ id, object: 'model', created, owned_by: 'sglang', root: id, max_model_len: maxModelLen })) };
+  }
+
   errorBody(error: SimulatorError, endpoint?: Endpoint): string {
     // /v1/responses answers in OpenAI's nested envelope; the other routes in SGLang's flat ErrorResponse.
     if (endpoint === 'responses') return JSON.stringify(error);

@@ -162,6 +162,14 @@ describe("personality 'llamacpp': wire", () => {
       expect((await metrics.json()).error.message).toBe('This server does not support metrics endpoint. Start it with `--metrics`');
     }));
 
+  it("answers /health and /v1/models as llama-server does", () =>
+    withSimulator(llamacpp, async (sim) => {
+      expect(await (await fetch(`${sim.url}/health`)).json()).toEqual({ status: 'ok' });
+      const models = await (await fetch(`${sim.url}/v1/models`)).json();
+      expect(models.data[0]).toMatchObject({ id: 'sim-instant', object: 'model', owned_by: 'llamacpp' });
+      expect(models.models[0]).toMatchObject({ name: 'sim-instant', model: 'sim-instant' });
+    }));
+
   it('serves llamacpp:* metrics with --metrics', () =>
     withSimulator({ ...llamacpp, metrics: true }, async (sim) => {
       await postJson(sim, '/v1/chat/completions', chatBody('x [[sim:answer one two]]'));

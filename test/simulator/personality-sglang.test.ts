@@ -200,6 +200,12 @@ describe("personality 'sglang': keys, usage, priority, metrics, routes", () => {
     });
   });
 
+  it('lists its model with owned_by sglang', () =>
+    withSimulator(sglang, async (sim) => {
+      const models = await (await fetch(`${sim.url}/v1/models`)).json();
+      expect(models.data).toEqual([{ id: 'sim-instant', object: 'model', created: expect.any(Number), owned_by: 'sglang', root: 'sim-instant', max_model_len: expect.any(Number) }]);
+    }));
+
   it('has no /reset_prefix_cache or /v1/sessions; unknown routes answer FastAPI 404', () =>
     withSimulator(sglang, async (sim) => {
       for (const path of ['/reset_prefix_cache', '/v1/sessions/run-1/flush', '/nope']) {
