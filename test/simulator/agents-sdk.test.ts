@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulator, type RunningSimulator } from '../../simulator/index.js';
+import { startSimulator, type PersonalityName, type RunningSimulator } from '../../simulator/index.js';
+import { withSimulator } from './helpers.js';
 import { runWeatherAgent, type AgentsApi } from './agents-sdk.js';
 
 let sim: RunningSimulator;
@@ -33,4 +34,11 @@ describe('the OpenAI Agents SDK against the simulator', () => {
     expect(run.finalOutput).toBe('Hi there.');
     expect(run.toolCalls).toEqual([]);
   });
+
+  it.each(['vllm', 'sglang', 'llamacpp'] as PersonalityName[])('runs the agent against the %s personality, streamed over the Responses API', (personality) =>
+    withSimulator({ profile: 'instant', personality }, async (engine) => {
+      const run = await runWeatherAgent(`${engine.url}/v1`, { api: 'responses', stream: true, model: 'sim-instant' });
+      expect(run.toolCalls).toEqual([{ city: 'Oslo' }]);
+      expect(run.finalOutput).toBe('Sunny in Oslo.');
+    }));
 });
