@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { CommanderError } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { simCommand } from '../../cli/sim.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -54,22 +56,19 @@ describe('orla sim', () => {
     }
   });
 
-  it('refuses a flag that belongs to another engine, naming it', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sim', '--port', '0', '--engine', 'vllm', '--parallel', '2'], { cwd: ROOT });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    expect(code).toBe(2);
-    expect(err).toContain('--parallel is a llamacpp flag; this simulator runs --engine vllm');
+  it('refuses a flag that belongs to another engine, naming it, with exit code 2', async () => {
+    let stderr = '';
+    const command = simCommand().exitOverride().configureOutput({ writeErr: (text) => (stderr += text) });
+    const error = await command.parseAsync(['--engine', 'vllm', '--parallel', '2'], { from: 'user' }).then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(CommanderError);
+    expect((error as CommanderError).exitCode).toBe(2);
+    expect(stderr).toContain('--parallel is a llamacpp flag; this simulator runs --engine vllm');
   });
 
-  it('lists every engine flag in --help', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sim', '--help'], { cwd: ROOT });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    await new Promise((resolve) => child.once('exit', resolve));
-    for (const flag of ['--engine', '--enable-prompt-tokens-details', '--dev-mode', '--scheduling-policy', '--api-key', '--admin-api-key', '--enable-cache-report', '--enable-metrics', '--enable-priority-scheduling', '--parallel', '--slot-save-path', '--metrics', '--slot-prompt-similarity']) {
-      expect(out).toContain(flag);
+  it('lists every engine flag in --help', () => {
+    const help = simCommand().helpInformation();
+    for (const flag of ['--engine', '--enable-prompt-tokens-details', '--dev-mode', '--scheduling-policy', '--api-key', '--admin-api-key', '--enable-cache-report', '--enable-metrics', '--enable-priority-scheduling', '--schedule-low-priority-values-first', '--abort-on-priority-when-disabled', '--parallel', '--slot-save-path', '--metrics', '--slot-prompt-similarity']) {
+      expect(help).toContain(flag);
     }
   });
 
