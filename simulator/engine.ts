@@ -3,7 +3,7 @@
 // each step gives every running sequence one decode token, spends the rest of the token budget on
 // chunked prefill (continuing prefills first, then newly admitted requests in priority order),
 // and lasts what the latency model says for that mix.
-import { chainRoot, PrefixCache, type CacheStats } from './kvcache.js';
+import { chainRoot, PrefixCache, type CacheStats, type PinSet } from './kvcache.js';
 import { prefillChunkMs, stepMs } from './latency.js';
 import type { EngineProfile } from './profiles.js';
 import { Sequence, WaitingQueue } from './sequence.js';
@@ -21,6 +21,8 @@ export interface GenerationRequest {
   cacheSalt?: string;
   /** Who the KV blocks belong to, for the narrow per-session flush. */
   sessionId?: string;
+  /** Keeps the request's blocks resident in this set once it finishes (an SGLang session's KV). */
+  pin?: PinSet;
   signal?: AbortSignal;
   onFirstToken?(): void;
   /** Output token `index` (0-based) was generated. */
@@ -34,6 +36,9 @@ export interface GenerationResult {
   cachedTokens: number;
   /** The request's finishReason, or 'abort'. */
   finishReason: string;
+  /** Simulated seconds from arrival to the first token (0 if none came), and from it to the end. */
+  promptSeconds: number;
+  decodeSeconds: number;
 }
 
 export interface GenerationHandle {
@@ -51,6 +56,8 @@ export interface EngineObserver {
 export interface EngineStats extends CacheStats {
   running: number;
   waiting: number;
+  /** Engine steps run (llama.cpp's n_decode_total). */
+  steps: number;
   promptTokens: number;
   generationTokens: number;
 }
@@ -79,6 +86,8 @@ export class Engine {
   private readonly loop: StepLoop<PlannedStep>;
   private closed = false;
   private arrivals = 0;
+  private steps = 0;
+  private readonly idleListeners = new Set<() => void>();
   private promptTokens = 0;
   private generationTokens = 0;
 
@@ -89,14 +98,19 @@ export class Engine {
     this.loop = new StepLoop(this.speed, (start) => this.planStep(start), (step) => this.completeStep(step));
   }
 
-  submit(request: GenerationRequest): GenerationHandle {
-    if (this.closed) throw new Error('engine is closed');
-    const promptLength = request.promptTokenIds.length;
-    const total = promptLength + request.outputTokenIds.length;
+  /** Throws EngineRejection for a request that can never run here (more KV cache than the engine has). */
+  assertFits(request: GenerationRequest): void {
+    const total = request.promptTokenIds.length + request.outputTokenIds.length;
     if (request.outputTokenIds.length < 1) throw new RangeError('a request must generate at least one token');
     if (this.cache.blocksFor(total) > this.cache.totalBlocks) {
       throw new EngineRejection(`the request needs ${total} tokens of KV cache; this engine holds ${this.cache.totalBlocks * this.cache.blockSize}`);
     }
+  }
+
+  submit(request: GenerationRequest): GenerationHandle {
+    if (this.closed) throw new Error('engine is closed');
+    this.assertFits(request);
+    const promptLength = request.promptTokenIds.length;
     const hashes = this.cache.hashBlocks(request.promptTokenIds, promptLength, chainRoot(request.cacheSalt));
     const seq = new Sequence(request, this.arrivals++, this.loop.nowSeconds(), request.priority ?? 0, hashes);
     const handle: GenerationHandle = { abort: () => this.abort(seq) };
@@ -137,6 +151,17 @@ export class Engine {
     return this.cache.flushSession(sessionId);
   }
 
+  /** No request runs or waits. */
+  get idle(): boolean {
+    return this.runningCount === 0 && this.waiting.length === 0;
+  }
+
+  /** Calls `listener` each time the last running or waiting request finishes; returns the unsubscribe. */
+  onIdle(listener: () => void): () => void {
+    this.idleListeners.add(listener);
+    return () => this.idleListeners.delete(listener);
+  }
+
   /** Simulated time at the end of the last step. */
   get simulatedSeconds(): number {
     return this.loop.simulatedSeconds;
@@ -152,6 +177,7 @@ export class Engine {
       ...this.cache.stats(),
       running: this.runningCount,
       waiting: this.waiting.length,
+      steps: this.steps,
       promptTokens: this.promptTokens,
       generationTokens: this.generationTokens,
     };
@@ -173,13 +199,20 @@ export class Engine {
   private finish(seq: Sequence, finishReason: string): void {
     if (seq.state === 'running') this.runningCount--;
     seq.state = 'finished';
-    if (seq.allocation) this.cache.release(seq.allocation);
+    if (seq.allocation) {
+      if (seq.request.pin) this.cache.pin(seq.request.pin, seq.allocation);
+      this.cache.release(seq.allocation);
+    }
     seq.detachSignal?.();
+    const now = this.loop.simulatedSeconds;
+    const firstToken = seq.firstTokenSeconds ?? now;
     const result: GenerationResult = {
       promptTokens: seq.promptLength,
       completionTokens: seq.generated,
       cachedTokens: seq.allocation?.cachedTokens ?? 0,
       finishReason,
+      promptSeconds: Math.max(0, firstToken - seq.arrivalSeconds),
+      decodeSeconds: Math.max(0, now - firstToken),
     };
     seq.allocation = null;
     try {
@@ -187,6 +220,7 @@ export class Engine {
     } catch (error) {
       reportListenerError(error);
     }
+    if (this.idleListeners.size > 0 && this.idle) for (const listener of [...this.idleListeners]) listener();
   }
 
   private planStep(startSeconds: number): PlannedStep | null {
@@ -237,6 +271,7 @@ export class Engine {
   }
 
   private completeStep(step: PlannedStep): void {
+    this.steps++;
     const blockSize = this.cache.blockSize;
     step.prefill.forEach((seq, i) => {
       if (seq.state !== 'running') return;
@@ -255,6 +290,7 @@ export class Engine {
     this.generationTokens++;
     try {
       if (index === 0) {
+        seq.firstTokenSeconds = this.loop.simulatedSeconds;
         this.promptTokens += seq.promptLength;
         // Clamped: a request stamped while the loop ran behind schedule can look "later" than its step.
         this.observer.firstToken?.(Math.max(0, this.loop.simulatedSeconds - seq.arrivalSeconds));

@@ -1,13 +1,26 @@
-// One request's response: a JSON body once generation is done, or SSE chunks written as the engine
-// emits tokens; and the fault it was asked to suffer, if any.
+// One request's response: a JSON body once generation is done, or SSE events written as the engine
+// emits tokens; and the fault it was asked to suffer, if any. What the events say is the wire
+// format's business (chat, text completion, Responses API); this class only moves them.
 import type { ServerResponse } from 'node:http';
 import type { GenerationHandle, GenerationResult } from './engine.js';
 import type { SimulatorError } from './errors.js';
 import type { Fault } from './faults.js';
-import type { OutputPlan } from './output.js';
-import { ChatChunks, chatCompletionBody, CompletionChunks, completionBody, SSE_DONE, type ResponseIdentity } from './wire.js';
 
-export type Endpoint = 'chat' | 'completion';
+export type Endpoint = 'chat' | 'completion' | 'responses';
+
+/** What one endpoint writes, event by event. Every method is called at most once per token. */
+export interface WireFormat {
+  /** Events written with the headers, before any token (the Responses API's response.created). */
+  preamble(): string | null;
+  /** Events written when the first token is out (chat's role chunk). */
+  opening(): string | null;
+  /** The events of output token `index`, or null when it shows nothing (tool-call markup). */
+  token(index: number): string | null;
+  /** What ends a stream that completed (usage chunk, final events, `data: [DONE]`). */
+  closing(result: GenerationResult): string;
+  /** The non-streaming JSON body. */
+  body(result: GenerationResult): string;
+}
 
 const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' };
 
@@ -16,14 +29,20 @@ export function sendJson(res: ServerResponse, status: number, body: string, head
   res.end(body);
 }
 
-export function sendError(res: ServerResponse, error: SimulatorError): void {
-  sendJson(res, error.status, JSON.stringify(error));
+/** vLLM's error envelope; a personality with another shape passes its own body. */
+export function sendError(res: ServerResponse, error: SimulatorError, body = JSON.stringify(error)): void {
+  sendJson(res, error.status, body);
+}
+
+/** Opens a 200 event stream (as Starlette's StreamingResponse does: headers at once). */
+export function openStream(res: ServerResponse): void {
+  res.writeHead(200, SSE_HEADERS);
+  res.flushHeaders();
 }
 
 /** The response side of one generation request. */
 export class Exchange {
   handle: GenerationHandle | null = null;
-  private readonly chunks: ChatChunks | CompletionChunks;
   private contentChunks = 0;
   /** Output stopped for good (a stall or cut fault, or the client left). */
   private silenced = false;
@@ -31,16 +50,14 @@ export class Exchange {
   private readonly flushBound = (): void => this.flush();
 
   constructor(
-    private readonly endpoint: Endpoint,
     private readonly res: ServerResponse,
-    private readonly identity: ResponseIdentity,
-    private readonly plan: OutputPlan,
+    private readonly format: WireFormat,
     private readonly stream: boolean,
-    private readonly includeUsage: boolean,
     private readonly fault: Fault | null,
-  ) {
-    this.chunks = endpoint === 'chat' ? new ChatChunks(identity, plan) : new CompletionChunks(identity, plan);
-  }
+    /** The engine's mid-stream error event and what it writes after it (the error-after fault). */
+    private readonly streamError: () => string,
+    private readonly malformedChunk: string,
+  ) {}
 
   start(): void {
     // A client that leaves aborts its request in the engine (queued or running), freeing its blocks.
@@ -49,15 +66,16 @@ export class Exchange {
       this.silenced = true;
       this.handle?.abort();
     });
-    if (this.stream) {
-      // Headers go out at once (as Starlette's StreamingResponse does); the body starts at the first token.
-      this.res.writeHead(200, SSE_HEADERS);
-      this.res.flushHeaders();
-    }
+    if (!this.stream) return;
+    openStream(this.res);
+    const preamble = this.format.preamble();
+    if (preamble) this.write(preamble);
   }
 
   firstToken(): void {
-    if (this.stream && this.chunks instanceof ChatChunks) this.write(this.chunks.role());
+    if (!this.stream) return;
+    const opening = this.format.opening();
+    if (opening) this.write(opening);
   }
 
   token(index: number): void {
@@ -65,9 +83,12 @@ export class Exchange {
       if (this.fault?.kind === 'cut-after' && index + 1 >= this.fault.chunks) this.cut();
       return;
     }
-    const chunk = this.chunks.token(index);
-    if (chunk === null || this.silenced) return;
+    if (this.silenced) return;
     const fault = this.fault;
+    // Before the format builds this token's events: they would take sequence numbers the error event needs.
+    if (fault?.kind === 'error-after' && this.contentChunks >= fault.chunks) return this.failMidStream();
+    const chunk = this.format.token(index);
+    if (chunk === null) return;
     if ((fault?.kind === 'stall-after' || fault?.kind === 'cut-after') && this.contentChunks >= fault.chunks) {
       if (fault.kind === 'cut-after') this.cut();
       this.silenced = true; // stall: the connection stays open, nothing more is sent
@@ -75,7 +96,7 @@ export class Exchange {
     }
     this.write(chunk);
     this.contentChunks++;
-    if (fault?.kind === 'malformed-sse' && this.contentChunks === 1) this.write(`data: {"id":"${this.identity.id}","object":"chat.completion.chunk","choices":[{"delta":{"content":"\n\n`);
+    if (fault?.kind === 'malformed-sse' && this.contentChunks === 1) this.write(this.malformedChunk);
   }
 
   done(result: GenerationResult): void {
@@ -90,12 +111,14 @@ export class Exchange {
       return;
     }
     if (this.stream) {
-      if (this.includeUsage) this.write(this.chunks.usage(result));
+      // error-after past the last chunk: the engine fails as the stream would have ended.
+      if (this.fault?.kind === 'error-after') return this.failMidStream();
+      this.write(this.format.closing(result));
       this.flush();
-      this.res.end(SSE_DONE);
+      this.res.end();
       return;
     }
-    const body = this.endpoint === 'chat' ? chatCompletionBody(this.identity, this.plan, result) : completionBody(this.identity, this.plan, result);
+    const body = this.format.body(result);
     if (this.fault?.kind === 'malformed-sse') return sendJson(this.res, 200, body.slice(0, Math.floor(body.length / 2)));
     sendJson(this.res, 200, body);
   }
@@ -120,6 +143,15 @@ export class Exchange {
     if (!this.corked) return;
     this.corked = false;
     this.res.uncork();
+  }
+
+  /** The engine's error event inside the 200 stream, then the response ends; the request is aborted. */
+  private failMidStream(): void {
+    this.silenced = true;
+    this.write(this.streamError());
+    this.flush();
+    this.res.end();
+    this.handle?.abort();
   }
 
   private cut(): void {

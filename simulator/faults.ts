@@ -16,10 +16,15 @@ export type Fault =
   | { kind: 'stall-after'; chunks: number }
   /** Stream `chunks` content chunks, then destroy the socket. */
   | { kind: 'cut-after'; chunks: number }
+  /**
+   * Stream `chunks` content chunks, then the engine's own mid-stream error event (and whatever that
+   * engine writes after it, e.g. `data: [DONE]`), and end the response: HTTP 200 was already sent.
+   */
+  | { kind: 'error-after'; chunks: number }
   /** Emit a broken SSE data line after the first content chunk (or a truncated JSON body). */
   | { kind: 'malformed-sse' };
 
-const COUNTED = /^(stall-after|cut-after)=(\d+)$/;
+const COUNTED = /^(stall-after|cut-after|error-after)=(\d+)$/;
 const STATUS = /^status=(\d{3})$/;
 
 /** The fault a header asks for; null without one; a 400 for a value it does not know. */
@@ -33,9 +38,9 @@ export function parseFault(header: string | string[] | undefined): Fault | null 
     if (code >= 400 && code <= 599) return { kind: 'status', status: code };
   }
   const counted = COUNTED.exec(value);
-  if (counted) return { kind: counted[1] as 'stall-after' | 'cut-after', chunks: Number(counted[2]) };
+  if (counted) return { kind: counted[1] as 'stall-after' | 'cut-after' | 'error-after', chunks: Number(counted[2]) };
   return badRequest(
     FAULT_HEADER,
-    `unknown ${FAULT_HEADER} "${value}" (known: status=<4xx|5xx>, reset, hang, stall-after=<n>, cut-after=<n>, malformed-sse)`,
+    `unknown ${FAULT_HEADER} "${value}" (known: status=<4xx|5xx>, reset, hang, stall-after=<n>, cut-after=<n>, error-after=<n>, malformed-sse)`,
   );
 }

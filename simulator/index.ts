@@ -2,6 +2,7 @@
 // default use this; `orla sim` wraps it for the command line.
 import type { AddressInfo } from 'node:net';
 import { Engine } from './engine.js';
+import { createPersonality, type PersonalityName, type PersonalityOptions } from './personalities/index.js';
 import { DEFAULT_PROFILE, resolveProfile, type EngineProfile } from './profiles.js';
 import { createSimulatorServer } from './server.js';
 
@@ -11,9 +12,17 @@ export { DEFAULT_PROFILE, profileNames, resolveProfile } from './profiles.js';
 export type { EngineProfile } from './profiles.js';
 export { FAULT_HEADER } from './faults.js';
 export { SESSION_HEADER } from './generate.js';
-export { PREFIX_CACHE_RESET_HEADER } from './server.js';
+export { PREFIX_CACHE_RESET_HEADER, SGLANG_FLUSH_TEXT } from './personalities/common.js';
+export { PERSONALITY_NAMES } from './personalities/index.js';
+export type { LlamacppOptions, PersonalityName, PersonalityOptions, SglangOptions, VllmOptions } from './personalities/index.js';
 
-export interface SimulatorOptions {
+export interface SimulatorOptions extends PersonalityOptions {
+  /**
+   * Which engine to answer as: 'simulator' (default: vLLM's wire format with every cache control),
+   * 'vllm', 'sglang' or 'llamacpp' (see simulator/README.md); the other options named after an
+   * engine's flags apply to that personality only.
+   */
+  personality?: PersonalityName;
   /** qwen3-8b-h100 (default), qwen3-4b-h100 or instant. */
   profile?: string;
   /** Simulated seconds per wall second (default 1). */
@@ -46,7 +55,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     kvCapacityTokens: options.kvCapacityTokens ?? options.profileOverrides?.kvCapacityTokens,
   });
   const engine = new Engine({ profile, speed: options.speed });
-  const server = createSimulatorServer({ engine, models: profile.servedModels, faults: options.faults ?? false });
+  const personality = createPersonality(options.personality ?? 'simulator', engine, profile.servedModels[0]!, options);
+  const server = createSimulatorServer({ engine, models: profile.servedModels, faults: options.faults ?? false, personality });
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -63,6 +73,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     engine,
     close: () =>
       (closing ??= new Promise<void>((resolve) => {
+        personality.close?.();
         engine.close();
         server.close(() => resolve());
         server.closeAllConnections();

@@ -4,7 +4,7 @@
 // chain, so requests with different salts never share a block. Blocks held by running requests are
 // reference-counted; a freed block stays resident (and hittable) until LRU eviction reclaims it.
 
-interface CacheBlock {
+export interface CacheBlock {
   hash: number;
   refCount: number;
   /** The one session that touched the block ('' = requests without a session)… */
@@ -22,6 +22,16 @@ export interface KvAllocation {
   privateBlocks: number;
   /** Prompt tokens served from the cache. */
   cachedTokens: number;
+}
+
+/**
+ * Blocks kept resident on behalf of an owner that outlives its requests (an SGLang session): each
+ * holds one reference, so LRU eviction never reclaims them until the set is released.
+ */
+export class PinSet {
+  readonly blocks = new Set<CacheBlock>();
+  /** Released for good (the session closed): requests still finishing pin nothing more into it. */
+  closed = false;
 }
 
 export interface CacheStats {
@@ -144,15 +154,34 @@ export class PrefixCache {
 
   release(allocation: KvAllocation): void {
     // vLLM frees a request's blocks in reverse, so that its tail is evicted before its prefix.
-    for (let i = allocation.held.length - 1; i >= 0; i--) {
-      const block = allocation.held[i]!;
-      if (--block.refCount > 0) continue;
-      this.heldHashedBlocks--;
-      if (this.resident.get(block.hash) === block) this.idle.set(block.hash, block);
-    }
+    for (let i = allocation.held.length - 1; i >= 0; i--) this.releaseBlock(allocation.held[i]!);
     this.privateBlocks -= allocation.privateBlocks;
     allocation.held = [];
     allocation.privateBlocks = 0;
+  }
+
+  /** Pins the request's full blocks into `pins` (once per block), so they outlive the request. */
+  pin(pins: PinSet, allocation: KvAllocation): void {
+    if (pins.closed) return;
+    for (const block of allocation.held) {
+      if (pins.blocks.has(block)) continue;
+      pins.blocks.add(block);
+      this.acquire(block, allocation.session);
+    }
+  }
+
+  /** Releases every block `pins` holds; they become idle (and evictable) unless a request holds them. */
+  unpin(pins: PinSet): void {
+    for (const block of pins.blocks) this.releaseBlock(block);
+    pins.blocks.clear();
+  }
+
+  /** Forgets the idle blocks among `hashes` (a llama.cpp slot overwriting what it held); held blocks stay. */
+  forgetIdle(hashes: readonly number[]): void {
+    for (const hash of hashes) {
+      const block = this.idle.get(hash);
+      if (block) this.forget(block);
+    }
   }
 
   /** Drops every cached block; refused (false) while any block is held, as vLLM's BlockPool does. */
@@ -203,6 +232,12 @@ export class PrefixCache {
       block.shared = true;
     }
     return block;
+  }
+
+  private releaseBlock(block: CacheBlock): void {
+    if (--block.refCount > 0) return;
+    this.heldHashedBlocks--;
+    if (this.resident.get(block.hash) === block) this.idle.set(block.hash, block);
   }
 
   private evictOne(): void {

@@ -11,6 +11,7 @@ export class Sequence {
   /** Prompt + output, built when the first output block is hashed. */
   allTokens: Uint32Array | null = null;
   detachSignal: (() => void) | null = null;
+  firstTokenSeconds: number | null = null;
 
   constructor(
     readonly request: GenerationRequest,

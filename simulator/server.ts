@@ -1,12 +1,13 @@
 // The simulator's HTTP surface, on plain node:http rather than Hono: the simulator sits under every
 // gateway benchmark and must never be what limits it, so no routing framework, no Request/Response
-// objects, one string write per streamed token.
+// objects, one string write per streamed token. Generation, health and models are common to every
+// engine; the rest (cache controls, sessions, slots, metrics, unknown routes) is the personality's.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Engine } from './engine.js';
 import { badRequest, SimulatorError } from './errors.js';
 import { sendError, sendJson, type Endpoint } from './exchange.js';
 import { serveGeneration, type GenerationContext } from './generate.js';
-import { SimulatorMetrics } from './metrics.js';
+import type { Personality, RouteRequest } from './personalities/personality.js';
 import type { Json } from './validate.js';
 
 export interface SimulatorServerOptions {
@@ -14,78 +15,48 @@ export interface SimulatorServerOptions {
   /** Served model names; the first is the default and the metrics' model_name. */
   models: readonly string[];
   faults: boolean;
+  personality: Personality;
 }
 
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
-const SESSION_FLUSH = /^\/v1\/sessions\/([^/]+)\/flush$/;
-// SGLang's exact text (python/sglang/srt/entrypoints/http_server.py), the same whether it flushed
-// (200) or refused because requests were running or waiting (400).
-const SGLANG_FLUSH_TEXT =
-  'Cache flushed.\nPlease check backend logs for more details. (When there are running or waiting requests, the operation will not be performed.)\n';
-/** Extra response header on /reset_prefix_cache: whether the reset happened (vLLM's body does not say). */
-export const PREFIX_CACHE_RESET_HEADER = 'x-sim-prefix-cache-reset';
+const GENERATION: Readonly<Record<string, Endpoint>> = { '/v1/chat/completions': 'chat', '/v1/completions': 'completion', '/v1/responses': 'responses' };
+const NO_QUERY = new URLSearchParams();
 
 export function createSimulatorServer(options: SimulatorServerOptions): Server {
-  const { engine, models } = options;
-  const context: GenerationContext = { engine, models, faults: options.faults };
-  const metrics = new SimulatorMetrics(engine, models[0]!);
-  const modelList = JSON.stringify(modelCards(models, engine.profile.maxModelLen));
+  const { engine, models, personality } = options;
+  const context: GenerationContext = { engine, models, faults: options.faults, personality };
+  const modelList = JSON.stringify(personality.modelList?.(models, engine.profile.maxModelLen) ?? modelCards(models, engine.profile.maxModelLen));
+  const fail = (res: ServerResponse, error: SimulatorError): void => sendError(res, error, personality.errorBody(error));
 
   const route = (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url ?? '/';
-    const query = url.indexOf('?');
-    const path = query < 0 ? url : url.slice(0, query);
+    const queryAt = url.indexOf('?');
+    const path = queryAt < 0 ? url : url.slice(0, queryAt);
     const method = req.method ?? 'GET';
-    if (path === '/v1/chat/completions' || path === '/v1/completions') {
-      if (method !== 'POST') return methodNotAllowed(res);
-      const endpoint: Endpoint = path === '/v1/chat/completions' ? 'chat' : 'completion';
-      return readJson(req, res, (body) => serveGeneration(endpoint, context, req, res, body));
+    if (personality.refuse(req, res, path)) return;
+    const endpoint = GENERATION[path];
+    if (endpoint !== undefined) {
+      if (method !== 'POST') return personality.wrongMethod ? personality.wrongMethod(res) : sendJson(res, 405, '{"detail":"Method Not Allowed"}');
+      return readJson(req, res, fail, (body) => serveGeneration(endpoint, context, req, res, body));
     }
-    if (path === '/health' && method === 'GET') return void res.writeHead(200, { 'content-length': 0 }).end();
+    if (path === '/health' && method === 'GET') return personality.health ? personality.health(res) : void res.writeHead(200, { 'content-length': 0 }).end();
     if (path === '/v1/models' && method === 'GET') return sendJson(res, 200, modelList);
-    if (path === '/metrics' && method === 'GET') {
-      metrics.render().then(
-        (text) => {
-          res.writeHead(200, { 'content-type': metrics.contentType });
-          res.end(text);
-        },
-        (error: unknown) => internalError(res, error),
-      );
-      return;
-    }
-    // SGLang's route accepts GET and POST.
-    if (path === '/flush_cache' && (method === 'POST' || method === 'GET')) {
-      const flushed = engine.flushCache();
-      res.writeHead(flushed ? 200 : 400, { 'content-type': 'text/plain; charset=utf-8' });
-      return void res.end(SGLANG_FLUSH_TEXT);
-    }
-    // vLLM (VLLM_SERVER_DEV_MODE=1) answers 200 with an empty body either way: its API server does
-    // not check the result, and the engine only logs "Failed to reset prefix cache because some
-    // blocks (N) are not freed yet" when running requests hold blocks.
-    if (path === '/reset_prefix_cache' && method === 'POST') {
-      const reset = engine.resetPrefixCache();
-      return void res.writeHead(200, { 'content-length': 0, [PREFIX_CACHE_RESET_HEADER]: String(reset) }).end();
-    }
-    const session = SESSION_FLUSH.exec(path);
-    if (session && method === 'POST') {
-      let sessionId: string;
-      try {
-        sessionId = decodeURIComponent(session[1]!);
-      } catch {
-        return sendError(res, badRequest('session_id', 'the session id is not valid percent-encoding'));
-      }
-      const freedTokens = engine.flushSession(sessionId);
-      return sendJson(res, 200, JSON.stringify({ session_id: sessionId, freed_tokens: freedTokens }));
-    }
-    // FastAPI's answer to an unknown route.
-    sendJson(res, 404, '{"detail":"Not Found"}');
+    const request: RouteRequest = {
+      req,
+      res,
+      method,
+      path,
+      query: queryAt < 0 ? NO_QUERY : new URLSearchParams(url.slice(queryAt + 1)),
+      readJson: (onBody, readOptions) => readJson(req, res, fail, onBody, readOptions?.optional),
+    };
+    if (!personality.route(request)) personality.notFound(res);
   };
 
   const server = createServer({ noDelay: true }, (req, res) => {
     try {
       route(req, res);
     } catch (error) {
-      internalError(res, error);
+      internalError(res, error, fail);
     }
   });
   server.on('clientError', (_error, socket) => socket.destroy());
@@ -94,17 +65,14 @@ export function createSimulatorServer(options: SimulatorServerOptions): Server {
   return server;
 }
 
-function methodNotAllowed(res: ServerResponse): void {
-  sendJson(res, 405, '{"detail":"Method Not Allowed"}');
-}
-
-function internalError(res: ServerResponse, error: unknown): void {
+function internalError(res: ServerResponse, error: unknown, fail: (res: ServerResponse, error: SimulatorError) => void): void {
   console.error('simulator: request failed', error);
   if (res.headersSent) return void res.destroy();
-  sendError(res, new SimulatorError(500, 'internal simulator error'));
+  fail(res, new SimulatorError(500, 'internal simulator error'));
 }
 
-function readJson(req: IncomingMessage, res: ServerResponse, onBody: (body: Json) => void): void {
+/** Reads a JSON object body; `optional`: an empty body reads as {} (control routes called without one). */
+function readJson(req: IncomingMessage, res: ServerResponse, fail: (res: ServerResponse, error: SimulatorError) => void, onBody: (body: Json) => void, optional = false): void {
   const parts: Buffer[] = [];
   let size = 0;
   req.on('data', (part: Buffer) => {
@@ -113,18 +81,22 @@ function readJson(req: IncomingMessage, res: ServerResponse, onBody: (body: Json
   });
   req.on('error', () => res.destroy());
   req.on('end', () => {
-    if (size > MAX_BODY_BYTES) return sendError(res, new SimulatorError(413, `the request body exceeds ${MAX_BODY_BYTES} bytes`));
+    if (size > MAX_BODY_BYTES) return fail(res, new SimulatorError(413, `the request body exceeds ${MAX_BODY_BYTES} bytes`));
     let body: unknown;
-    try {
-      body = JSON.parse(Buffer.concat(parts, size).toString('utf8'));
-    } catch {
-      return sendError(res, badRequest(null, 'the request body is not valid JSON'));
+    const text = Buffer.concat(parts, size).toString('utf8');
+    if (optional && text.trim() === '') body = {};
+    else {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        return fail(res, badRequest(null, 'the request body is not valid JSON'));
+      }
     }
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) return sendError(res, badRequest(null, 'the request body must be a JSON object'));
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) return fail(res, badRequest(null, 'the request body must be a JSON object'));
     try {
       onBody(body as Json);
     } catch (error) {
-      internalError(res, error);
+      internalError(res, error, fail);
     }
   });
 }

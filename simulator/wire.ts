@@ -6,7 +6,9 @@
 // `choices: []` and the usage follows; then `data: [DONE]`. Chunks are built by string
 // concatenation: they are written once per generated token.
 import type { GenerationResult } from './engine.js';
+import type { WireFormat } from './exchange.js';
 import { generatedText, TokenKind, type OutputPlan } from './output.js';
+import type { UsageReport } from './usage.js';
 
 export const SSE_DONE = 'data: [DONE]\n\n';
 
@@ -16,29 +18,29 @@ export interface ResponseIdentity {
   model: string;
 }
 
-/**
- * vLLM adds prompt_tokens_details only with --enable-prompt-tokens-details; the simulator always
- * does, as if that flag were on, since cached_tokens is what a cache-aware gateway reads.
- */
-export function usageJson(result: GenerationResult): string {
-  const total = result.promptTokens + result.completionTokens;
-  return `{"prompt_tokens":${result.promptTokens},"total_tokens":${total},"completion_tokens":${result.completionTokens},"prompt_tokens_details":{"cached_tokens":${result.cachedTokens}}}`;
-}
-
 function chunkHead(identity: ResponseIdentity, object: string): string {
   return `{"id":${JSON.stringify(identity.id)},"object":"${object}","created":${identity.created},"model":${JSON.stringify(identity.model)}`;
 }
 
-export class ChatChunks {
+export class ChatChunks implements WireFormat {
   private readonly head: string;
   private readonly choiceHead: string;
 
-  constructor(identity: ResponseIdentity, private readonly plan: OutputPlan) {
+  constructor(
+    private readonly identity: ResponseIdentity,
+    private readonly plan: OutputPlan,
+    private readonly usageReport: UsageReport,
+    private readonly includeUsage: boolean,
+  ) {
     this.head = chunkHead(identity, 'chat.completion.chunk');
     this.choiceHead = `data: ${this.head},"choices":[{"index":0,"delta":`;
   }
 
-  role(): string {
+  preamble(): null {
+    return null;
+  }
+
+  opening(): string {
     return `${this.choiceHead}{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n`;
   }
 
@@ -56,8 +58,13 @@ export class ChatChunks {
     return `${this.choiceHead}${delta},"logprobs":null,${finish}}]}\n\n`;
   }
 
-  usage(result: GenerationResult): string {
-    return `data: ${this.head},"choices":[],"usage":${usageJson(result)}}\n\n`;
+  closing(result: GenerationResult): string {
+    if (!this.includeUsage) return SSE_DONE;
+    return `data: ${this.head},"choices":[],"usage":${this.usageReport.completionUsage(result, true)}${this.usageReport.extraFields(result)}}\n\n${SSE_DONE}`;
+  }
+
+  body(result: GenerationResult): string {
+    return chatCompletionBody(this.identity, this.plan, result, this.usageReport);
   }
 
   private delta(index: number): string | null {
@@ -81,7 +88,7 @@ export class ChatChunks {
 }
 
 /** The non-streaming chat.completion body (vLLM serializes every field, nulls included). */
-export function chatCompletionBody(identity: ResponseIdentity, plan: OutputPlan, result: GenerationResult): string {
+export function chatCompletionBody(identity: ResponseIdentity, plan: OutputPlan, result: GenerationResult, usage: UsageReport): string {
   const parsedCalls = plan.calls && plan.complete ? plan.calls : null;
   const message = {
     role: 'assistant',
@@ -94,16 +101,29 @@ export function chatCompletionBody(identity: ResponseIdentity, plan: OutputPlan,
     reasoning_content: null,
   };
   const choice = { index: 0, message, logprobs: null, finish_reason: plan.finishReason, stop_reason: null };
-  return `${chunkHead(identity, 'chat.completion')},"choices":[${JSON.stringify(choice)}],"service_tier":null,"system_fingerprint":null,"usage":${usageJson(result)},"prompt_logprobs":null,"kv_transfer_params":null}`;
+  return `${chunkHead(identity, 'chat.completion')},"choices":[${JSON.stringify(choice)}],"service_tier":null,"system_fingerprint":null,"usage":${usage.completionUsage(result, false)},"prompt_logprobs":null,"kv_transfer_params":null${usage.extraFields(result)}}`;
 }
 
-export class CompletionChunks {
+export class CompletionChunks implements WireFormat {
   private readonly head: string;
   private readonly choiceHead: string;
 
-  constructor(identity: ResponseIdentity, private readonly plan: OutputPlan) {
+  constructor(
+    private readonly identity: ResponseIdentity,
+    private readonly plan: OutputPlan,
+    private readonly usageReport: UsageReport,
+    private readonly includeUsage: boolean,
+  ) {
     this.head = chunkHead(identity, 'text_completion');
     this.choiceHead = `data: ${this.head},"choices":[{"index":0,"text":`;
+  }
+
+  preamble(): null {
+    return null;
+  }
+
+  opening(): null {
+    return null;
   }
 
   token(index: number): string {
@@ -112,12 +132,17 @@ export class CompletionChunks {
     return `${this.choiceHead}${JSON.stringify(this.plan.pieces[index])},"logprobs":null,"finish_reason":${finish},"stop_reason":null}]}\n\n`;
   }
 
-  usage(result: GenerationResult): string {
-    return `data: ${this.head},"choices":[],"usage":${usageJson(result)}}\n\n`;
+  closing(result: GenerationResult): string {
+    if (!this.includeUsage) return SSE_DONE;
+    return `data: ${this.head},"choices":[],"usage":${this.usageReport.completionUsage(result, true)}${this.usageReport.extraFields(result)}}\n\n${SSE_DONE}`;
+  }
+
+  body(result: GenerationResult): string {
+    return completionBody(this.identity, this.plan, result, this.usageReport);
   }
 }
 
-export function completionBody(identity: ResponseIdentity, plan: OutputPlan, result: GenerationResult): string {
+export function completionBody(identity: ResponseIdentity, plan: OutputPlan, result: GenerationResult, usage: UsageReport): string {
   const choice = {
     index: 0,
     text: generatedText(plan, result.completionTokens),
@@ -126,5 +151,5 @@ export function completionBody(identity: ResponseIdentity, plan: OutputPlan, res
     stop_reason: null,
     prompt_logprobs: null,
   };
-  return `${chunkHead(identity, 'text_completion')},"choices":[${JSON.stringify(choice)}],"service_tier":null,"system_fingerprint":null,"usage":${usageJson(result)},"kv_transfer_params":null}`;
+  return `${chunkHead(identity, 'text_completion')},"choices":[${JSON.stringify(choice)}],"service_tier":null,"system_fingerprint":null,"usage":${usage.completionUsage(result, false)},"kv_transfer_params":null${usage.extraFields(result)}}`;
 }

@@ -38,7 +38,7 @@ describe('engine', () => {
     let ttftSeconds = -1;
     engine.observer.firstToken = (seconds) => (ttftSeconds = seconds);
     const result = await generate(engine, tokens(1024), 20);
-    expect(result).toEqual({ promptTokens: 1024, completionTokens: 20, cachedTokens: 0, finishReason: 'stop' });
+    expect(result).toMatchObject({ promptTokens: 1024, completionTokens: 20, cachedTokens: 0, finishReason: 'stop' });
     expect(ttftSeconds * 1000).toBeCloseTo(ttftMs(latency, 1024), 6);
     expect(engine.simulatedSeconds * 1000).toBeCloseTo(ttftMs(latency, 1024) + 19 * tpotMs(latency, 1), 6);
     engine.close();

@@ -46,3 +46,25 @@ export const userTurn = (content: string) => ({ role: 'user', content });
 
 /** A long, fixed system prompt: a shared prefix of many full KV blocks. */
 export const LONG_SYSTEM = Array.from({ length: 60 }, (_, i) => `Rule ${i}: answer politely and cite the policy section ${i * 7}.`).join('\n');
+
+/** Records the order in which labelled promises settle: order of events, never wall-clock bounds. */
+export function settleOrder(): { track<T>(label: string, promise: Promise<T>): Promise<T>; order: string[] } {
+  const order: string[] = [];
+  return {
+    order,
+    track: <T>(label: string, promise: Promise<T>) =>
+      promise.then(
+        (value) => {
+          order.push(label);
+          return value;
+        },
+        (error: unknown) => {
+          order.push(label);
+          throw error;
+        },
+      ),
+  };
+}
+
+/** A chat request body whose answer is scripted, with any extra fields. */
+export const chatBody = (content: string, extra: Record<string, unknown> = {}) => ({ messages: [userTurn(content)], ...extra });
