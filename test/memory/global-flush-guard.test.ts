@@ -1,6 +1,5 @@
 import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RunningGateway } from '../../gateway/server.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { defaultAnswer, startRecordingEngine, type Received } from '../helpers/recording-engine.js';
 import { until } from '../helpers/wait.js';
