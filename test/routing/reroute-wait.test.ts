@@ -1,8 +1,7 @@
-import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { RunningGateway } from '../../gateway/server.js';
 import { startTestGateway } from '../helpers/gateway.js';
-import { defaultAnswer, startRecordingEngine, type Received, type RecordingEngine } from '../helpers/recording-engine.js';
+import { holdAnswers, startRecordingEngine, type RecordingEngine } from '../helpers/recording-engine.js';
 import { until, within } from '../helpers/wait.js';
 
 // A stage's `reroute_wait_ms`: when its backend's estimated queue wait is longer, the request goes
@@ -12,11 +11,12 @@ import { until, within } from '../helpers/wait.js';
 let primary: RecordingEngine;
 let spare: RecordingEngine;
 let gateway: RunningGateway;
-const held: [Received, ServerResponse][] = [];
+let held: unknown[];
+let answerNext: () => Promise<void>;
 
 beforeAll(async () => {
   [primary, spare] = await Promise.all([startRecordingEngine(), startRecordingEngine()]);
-  primary.respondWith((r, res) => held.push([r, res]));
+  ({ held, answerNext } = holdAnswers(primary));
   const fallbacks = [{ backend: 'spare', model: 'small' }];
   gateway = await startTestGateway({
     backends: {
@@ -44,13 +44,6 @@ const chat = (stage: string) =>
   });
 
 const primaryState = async () => ((await (await fetch(`${gateway.url}/v1/backends`)).json()).data as { name: string; waiting: number }[]).find((b) => b.name === 'primary')!;
-
-/** Answers the primary's oldest held request once it has arrived. */
-async function answerNext(): Promise<void> {
-  await until(() => held.length > 0, 'a request to reach the primary');
-  const [r, res] = held.shift()!;
-  defaultAnswer(r, res);
-}
 
 it('sends a request to the fallback when the primary\'s estimated wait is over the stage\'s reroute_wait_ms, and only then', async () => {
   // Two calls served: the primary's drain rate is known.
