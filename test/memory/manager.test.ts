@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { validateConfig } from '../../config/load.js';
 import { createMemory, type Memory } from '../../memory/index.js';
 import { reclaimOrder } from '../../memory/reclaim.js';
@@ -97,11 +97,19 @@ describe('the memory manager', () => {
   });
 
   it('learns how long tools take, and counts a run waiting on one', async () => {
-    await callOf('tool', 10, true);
-    expect(memory.manager.store.get('tool')).toMatchObject({ waitingOnTool: true });
-    await callOf('tool', 20);
-    expect(memory.manager.store.get('tool')).toMatchObject({ waitingOnTool: false });
-    expect(memory.manager.toolWait.ttlMs()).toBeGreaterThanOrEqual(1000);
+    expect(memory.manager.toolWait.ttlMs()).toBe(10_000); // no tool seen yet: the prior
+    vi.useFakeTimers({ toFake: ['Date'] }); // the tool takes 4 s on the run's clock, in no time
+    try {
+      vi.setSystemTime(1_000_000);
+      await callOf('tool', 10, true);
+      expect(memory.manager.store.get('tool')).toMatchObject({ waitingOnTool: true });
+      vi.setSystemTime(1_004_000);
+      await callOf('tool', 20);
+      expect(memory.manager.store.get('tool')).toMatchObject({ waitingOnTool: false });
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(memory.manager.toolWait.ttlMs()).toBe(6_000); // the 4 s seen, with 1.5x headroom
   });
 
   it('under pressure, releases the runs whose next use is farthest away until below the low watermark', async () => {
