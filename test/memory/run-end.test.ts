@@ -5,12 +5,13 @@ import { asOrlaError } from '../../errors.js';
 import { workflowsApi } from '../../gateway/workflows-api.js';
 import { vllmAdapter } from '../../memory/engines/vllm.js';
 import { MemoryManager } from '../../memory/manager.js';
-import type { EngineCall } from '../../memory/types.js';
+import type { EngineAdapter, EngineCall } from '../../memory/types.js';
 import { createBackends } from '../../routing/registry.js';
 import { loadPolicies } from '../../routing/scheduler/factory.js';
 import { UndiciUpstream } from '../../routing/upstream/undici.js';
 import { identify } from '../../sessions/identity.js';
 import { MemorySessionStore } from '../../sessions/runs.js';
+import { until } from '../helpers/wait.js';
 
 // Runs that end in awkward moments (past the idle TTL but not yet swept; dropped while a call is in
 // flight), against a vLLM adapter whose engine calls are recorded in process. The store's clock is
@@ -33,7 +34,11 @@ async function setup(maxRuns: number) {
   const clock = { now: 1_000 };
   let manager!: MemoryManager;
   const store = new MemorySessionStore({ maxRuns, idleTtlMs: TTL_MS, expired: (run, why) => manager.expired(run, why), now: () => clock.now });
-  manager = new MemoryManager(config, store, backends, new Map([['b', vllmAdapter(call)]]));
+  // Every release the manager asks for, by run, as it asks.
+  const releases: string[] = [];
+  const vllm = vllmAdapter(call);
+  const adapter: EngineAdapter = { ...vllm, releaseRun: (run, replica, context) => (releases.push(run), vllm.releaseRun(run, replica, context)) };
+  manager = new MemoryManager(config, store, backends, new Map([['b', adapter]]));
   const plan = (run: string) => manager.plan(identify({ 'x-orla-workflow-run': run, 'x-orla-stage': 's' }, { messages: [{ role: 'user', content: 'x' }] }), backend, 'default', 'm')!;
   const done = (p: ReturnType<typeof plan>, tokens: number) =>
     manager.completed(p, { replica: backend.replicas[0]!, promptTokens: tokens, cachedTokens: 0, completionTokens: 0, costUsd: 0, toolCalls: false });
@@ -43,15 +48,16 @@ async function setup(maxRuns: number) {
     return new Response(error.body(), { status: error.status, headers: error.headers() });
   });
   app.route('/v1/workflows', workflowsApi(manager));
-  return { manager, store, plan, done, calls, clock, app };
+  return { manager, store, plan, done, calls, releases, clock, app };
 }
 
-/** Releases run off the call's path: let the in-process engine calls finish. */
-const settle = () => new Promise((resolve) => setImmediate(resolve));
+/** Releases run off the call's path: wait until `run` has recorded `count` cache actions. */
+const recorded = (run: { id: string; cacheActions: unknown[] }, count: number) =>
+  until(() => run.cacheActions.length >= count, `${count} cache action(s) recorded for run ${run.id}`);
 
 describe('a run past its idle TTL, not yet swept', () => {
   it('POST /v1/workflows/{run}/complete answers as GET does: the run, ended by the TTL, once; then 404', async () => {
-    const { plan, done, clock, app } = await setup(10);
+    const { plan, done, clock, app, releases } = await setup(10);
     const stale = plan('stale');
     done(stale, 100);
     done(plan('stale-get'), 100);
@@ -69,8 +75,9 @@ describe('a run past its idle TTL, not yet swept', () => {
       expect(res.status).toBe(404);
       expect((await res.json()).error.code).toBe('run_not_found');
     }
-    await settle();
-    expect(stale.run.cacheActions.map((a) => a.reason)).toEqual(['completed:idle']); // released once, not again by the client's call
+    await recorded(stale.run, 1);
+    expect(stale.run.cacheActions.map((a) => a.reason)).toEqual(['completed:idle']);
+    expect(releases.filter((run) => run === 'stale')).toHaveLength(1); // released once, not again by the client's call
   });
 });
 
@@ -81,12 +88,12 @@ describe('a run dropped while one of its calls is in flight', () => {
     const late = plan('late'); // max_runs 1: the store evicts "early"
     expect(manager.store.get('early')).toBeUndefined();
     done(early, 100);
-    await settle();
+    await recorded(early.run, 1);
     expect(early.run.cacheActions.at(-1)).toMatchObject({ action: 'reset_prefix_cache', result: 'ok', reason: 'completed:evicted' });
 
     done(late, 50);
     expect(manager.complete('late')).toBeDefined();
-    await settle();
+    await recorded(late.run, 1);
     // Were "early" still in the ledger, the replica would look shared and the reset be skipped.
     expect(manager.store.get('late')!.cacheActions.at(-1)).toMatchObject({ action: 'reset_prefix_cache', result: 'ok', reason: 'completed:client' });
     expect(calls).toEqual(['POST /reset_prefix_cache', 'POST /reset_prefix_cache']);

@@ -11,6 +11,7 @@ import { loadPolicies } from '../../routing/scheduler/factory.js';
 import { UndiciUpstream } from '../../routing/upstream/undici.js';
 import { identify } from '../../sessions/identity.js';
 import { MemorySessionStore } from '../../sessions/runs.js';
+import { until } from '../helpers/wait.js';
 
 // The ledger and the release rules over a run's life, driven by hand: the store's clock is injected,
 // adapters answer in process (a gate holds their releases when a test needs them late), and nothing
@@ -91,10 +92,11 @@ async function setup(
   return { config, backends, adapters, manager, store, plan, done, log, contexts, clock, held, backend };
 }
 
-/** Releases run off the call's path: let the in-process adapters finish. */
-const settle = async () => {
-  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
-};
+// A release reaches its adapter at once (the adapters here log each as it is asked for: asserting on
+// `log`, `contexts` or the engine calls needs no wait); what the manager makes of the answer (the
+// run's cache actions, the ledger) follows when the adapter has answered: wait for it.
+const recorded = (run: { id: string; cacheActions: unknown[] }, count: number) =>
+  until(() => run.cacheActions.length >= count, `${count} cache action(s) recorded for run ${run.id}`);
 
 describe('a run that calls again after its idle TTL, before the sweep', () => {
   it('is a fresh run whose tokens the ledger counts, even when the expiry\'s release ends after the call', async () => {
@@ -109,7 +111,7 @@ describe('a run that calls again after its idle TTL, before the sweep', () => {
     expect(back.run.completedAt).toBeUndefined();
     done(back, 950);
     held.gate.open();
-    await settle();
+    await recorded(first.run, 1); // the old record's late release is over
 
     expect(store.get('r')).toBe(back.run);
     expect(back.run.resident[HEAVY]).toBe(950);
@@ -136,10 +138,10 @@ describe('a run that calls again after its idle TTL, before the sweep', () => {
     const fresh = plan('r', 'default'); // the run calls again: a new record
     const body: Record<string, unknown> = {};
     manager.tag(fresh, replica, body, {});
-    await settle();
+    await recorded(old.run, 1); // the expiry's release
     engineCalls.length = 0;
     done(old, 500); // the old call ends while the new one runs
-    await settle();
+    await recorded(old.run, 2);
     expect(engineCalls).toEqual([]); // the new record's slot is not erased under it
     expect(old.run.cacheActions.at(-1)).toMatchObject({ result: 'skipped', detail: 'a newer run with this id is live' });
     const next: Record<string, unknown> = {};
@@ -153,10 +155,8 @@ describe('a run that calls again after its idle TTL, before the sweep', () => {
     clock.now += TTL_MS + 1;
     done(plan('r', 'a'), 500);
     done(plan('other', 'a'), 10);
-    await settle();
     contexts.length = 0;
     manager.complete('other');
-    await settle();
     expect(contexts).toEqual([expect.objectContaining({ othersCached: true })]);
   });
 });
@@ -167,7 +167,7 @@ describe('X-Orla-Workflow-Done on a call that fails', () => {
     done(plan('r', 'a'), 100);
     const last = plan('r', 'b', { 'x-orla-workflow-done': 'true' });
     manager.completed(last, undefined);
-    await settle();
+    await recorded(last.run, 1);
     expect(last.run).toMatchObject({ completedBy: 'workflow-done', inFlight: 0 });
     expect(log).toEqual([`r@${HEAVY}`]);
     expect(last.run.cacheActions.map((a) => a.reason)).toEqual(['completed:workflow-done']);
@@ -181,7 +181,7 @@ describe('the backend-switch rule with parallel stages', () => {
     done(plan('r', 'classify'), 100); // light
     const a = plan('r', 'a'); // heavy
     const b = plan('r', 'b'); // heavy, while "a" runs
-    await settle();
+    await recorded(a.run, 1);
     expect(log).toEqual([`r@${LIGHT}`]);
     expect(a.run.cacheActions.map((x) => `${x.backend} ${x.reason}`)).toEqual(['light backend-switch']);
     expect(manager.header(a, a.backend.replicas[0]!)).toContain('released=light');
@@ -193,13 +193,11 @@ describe('the backend-switch rule with parallel stages', () => {
     done(plan('r', 'a'), 100); // heavy
     const onHeavy = plan('r', 'a'); // in flight on heavy
     const onLight = plan('r', 'classify'); // a sibling on light
-    await settle();
     expect(log).toEqual([]);
     expect(onLight.leaving).toBeUndefined();
     done(onHeavy, 200);
     done(onLight, 50);
     const next = plan('r', 'classify'); // nothing of the run on heavy any more: it has moved on
-    await settle();
     expect(next.leaving).toBe('heavy');
     expect(log).toEqual([`r@${HEAVY}`]);
   });
@@ -210,12 +208,11 @@ describe('a flush hint in an agent loop', () => {
     const { plan, done, log } = await setup();
     done(plan('r', 'agent'), 100, { toolCalls: true });
     done(plan('r', 'agent'), 200, { toolCalls: true });
-    await settle();
     expect(log).toEqual([]); // the next turn extends this context
     const last = plan('r', 'agent');
     expect(last.decision).toBe('release');
     done(last, 300);
-    await settle();
+    await recorded(last.run, 1);
     expect(log).toEqual([`r@${HEAVY}`]);
     expect(last.run.cacheActions.map((a) => a.reason)).toEqual(['hint=flush']);
   });
@@ -223,24 +220,20 @@ describe('a flush hint in an agent loop', () => {
   it('a request\'s X-Orla-Cache: flush on a tool turn is carried out when the stage\'s next turn ends without tools', async () => {
     const { plan, done, log } = await setup();
     done(plan('r', 'a', { 'x-orla-cache': 'flush' }), 100, { toolCalls: true });
-    await settle();
     expect(log).toEqual([]);
     const next = plan('r', 'a'); // the agent did not repeat the header
     expect(next.decision).toBe('preserve');
     done(next, 200);
-    await settle();
     expect(log).toEqual([`r@${HEAVY}`]);
   });
 
   it('never puts off the flush-per-request policy: a tool turn after a deferred hint releases both', async () => {
     const { plan, done, log } = await setup(undefined, undefined, 'flush-per-request');
     done(plan('r', 'a', { 'x-orla-cache': 'flush' }), 100, { toolCalls: true });
-    await settle();
     expect(log).toEqual([]); // the hinted flush waits out the loop
     const next = plan('r', 'a');
     expect(next.reason).toBe('policy=flush-per-request');
     done(next, 200, { toolCalls: true }); // the policy's release is not put off
-    await settle();
     expect(log).toEqual([`r@${HEAVY}`]);
   });
 });
@@ -265,7 +258,8 @@ describe('releases cover every replica a run was tagged on', () => {
     manager.completed(failed, undefined);
     manager.complete('ghost');
     manager.complete('failed');
-    await settle();
+    await recorded(retried.run, 2);
+    await recorded(failed.run, 1);
     expect(engineCalls.sort()).toEqual(['http://a.test POST /slots/0?action=erase', 'http://b.test POST /slots/0?action=erase']);
 
     // Another run on a: its slot is its own, and its erase is not skipped as shared with a ghost.
@@ -274,7 +268,7 @@ describe('releases cover every replica a run was tagged on', () => {
     manager.tag(real, a, {}, {});
     done(real, 100, { replica: a });
     manager.complete('real');
-    await settle();
+    await recorded(real.run, 1);
     expect(engineCalls).toEqual(['http://a.test POST /slots/0?action=erase']);
     expect(real.run.cacheActions.at(-1)).toMatchObject({ action: 'slot_erase', result: 'ok' });
   });
@@ -296,7 +290,6 @@ describe('releases cover every replica a run was tagged on', () => {
     manager.completed(plain, undefined);
     manager.complete('sess');
     manager.complete('plain');
-    await settle();
     expect(engineCalls.sort()).toEqual(['http://a.test /close_session {"session_id":"sid-1"}', 'http://b.test /close_session {"session_id":"sid-1"}']);
   });
 });
