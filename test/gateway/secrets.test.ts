@@ -44,6 +44,7 @@ beforeAll(async () => {
       server: { api_keys: [CLIENT_KEY], body_limit_mb: 0.01 },
       backends: {
         main: { engine: 'vllm', urls: [sim.url], ...keyed, timeouts: { first_byte_ms: 300, idle_ms: 300 }, circuit: { failures: 1000 } },
+        patient: { engine: 'vllm', urls: [sim.url], ...keyed }, // the production timeouts
         refusing: { engine: 'sglang', urls: [refusing], ...keyed, circuit: { failures: 1000 } },
         tripping: { engine: 'vllm', urls: [refusing], ...keyed, circuit: { failures: 1, open_ms: 600_000 } },
         narrow: { engine: 'simulator', urls: [held.url], ...keyed, max_concurrency: 1, queue_limit: 1 },
@@ -58,6 +59,7 @@ beforeAll(async () => {
       },
       stages: {
         default: { backend: 'main', model: 'm' },
+        patient: { backend: 'patient', model: 'm' },
         refusing: { backend: 'refusing', model: 'm' },
         tripping: { backend: 'tripping', model: 'm' },
         narrow: { backend: 'narrow', model: 'm' },
@@ -147,7 +149,7 @@ describe('secrets on every failure path', () => {
     const controller = new AbortController();
     const res = await fetch(`${gateway.url}/v1/chat/completions`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${CLIENT_KEY}`, 'x-request-id': id, 'x-sim-fault': 'stall-after=1' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${CLIENT_KEY}`, 'x-request-id': id, 'x-orla-stage': 'patient', 'x-sim-fault': 'stall-after=1' },
       body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'Summarise the ticket.' }], max_tokens: 8, stream: true }),
       signal: controller.signal,
     });
