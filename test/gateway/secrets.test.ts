@@ -5,6 +5,7 @@ import type { RunningGateway } from '../../gateway/server.js';
 import { startSimulator, type RunningSimulator } from '../../simulator/index.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { capturedLog } from '../helpers/log.js';
+import { startRecordingEngine, type RecordingEngine } from '../helpers/recording-engine.js';
 import { until, within } from '../helpers/wait.js';
 
 // Keys never leave the gateway: not in an error body, not in a response header, not in a log line,
@@ -19,6 +20,7 @@ const SECRETS = [CLIENT_KEY, BACKEND_KEY, WRONG_KEY];
 
 let sim: RunningSimulator; // faults on: each request picks its failure with x-sim-fault
 let held: RunningSimulator; // paused: what it is sent stays in flight
+let recorder: RecordingEngine; // shows what goes upstream
 let gateway: RunningGateway;
 const { log, lines } = capturedLog();
 
@@ -37,6 +39,7 @@ beforeAll(async () => {
     startSimulator({ profile: 'instant', models: ['m'] }),
   ]);
   held.engine.pause();
+  recorder = await startRecordingEngine();
   const refusing = await refusingUrl();
   const keyed = { api_key: BACKEND_KEY, retries: { attempts: 0 } };
   gateway = await startTestGateway(
@@ -45,6 +48,7 @@ beforeAll(async () => {
       backends: {
         main: { engine: 'vllm', urls: [sim.url], ...keyed, timeouts: { first_byte_ms: 300, idle_ms: 300 }, circuit: { failures: 1000 } },
         patient: { engine: 'vllm', urls: [sim.url], ...keyed }, // the production timeouts
+        recorded: { engine: 'vllm', urls: [recorder.url], ...keyed },
         refusing: { engine: 'sglang', urls: [refusing], ...keyed, circuit: { failures: 1000 } },
         tripping: { engine: 'vllm', urls: [refusing], ...keyed, circuit: { failures: 1, open_ms: 600_000 } },
         narrow: { engine: 'simulator', urls: [held.url], ...keyed, max_concurrency: 1, queue_limit: 1 },
@@ -60,6 +64,7 @@ beforeAll(async () => {
       stages: {
         default: { backend: 'main', model: 'm' },
         patient: { backend: 'patient', model: 'm' },
+        recorded: { backend: 'recorded', model: 'm' },
         refusing: { backend: 'refusing', model: 'm' },
         tripping: { backend: 'tripping', model: 'm' },
         narrow: { backend: 'narrow', model: 'm' },
@@ -73,7 +78,7 @@ beforeAll(async () => {
 afterAll(async () => {
   held?.engine.resume();
   await gateway?.close();
-  await Promise.all([sim?.close(), held?.close()]);
+  await Promise.all([sim?.close(), held?.close(), recorder?.close()]);
 });
 
 interface Seen {
@@ -117,6 +122,12 @@ const backendState = async (name: string) => {
 const lastEvent = (body: string) => JSON.parse(body.trimEnd().split('\n\n').at(-1)!.slice('data: '.length));
 
 describe('secrets on every failure path', () => {
+  it('the backend key goes upstream, the client\'s never does', async () => {
+    expect((await call('success', { stage: 'recorded' })).status).toBe(200);
+    expect(recorder.received.map((r) => r.headers.authorization)).toEqual([`Bearer ${BACKEND_KEY}`]);
+    expect(JSON.stringify(recorder.received)).not.toContain(CLIENT_KEY);
+  });
+
   it('an engine that refuses the connection: 502', async () => {
     expect((await call('refused', { stage: 'refusing' })).status).toBe(502);
   });
