@@ -5,12 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { within } from '../helpers/wait.js';
 
 // The `orla` binary's commands, run as a user would (from the sources, through tsx).
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** How long a CLI process may take to start, answer or exit: generous, yet inside the runner's 20 s. */
+const PROCESS_MS = 15_000;
 const orla = (args: string[]) =>
-  spawnSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+  spawnSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: PROCESS_MS });
 
 const dir = mkdtempSync(join(tmpdir(), 'orla-cli-'));
 const write = (name: string, text: string) => {
@@ -75,15 +78,19 @@ describe('orla serve', () => {
   it('serves the embedded default, then drains and exits on SIGTERM', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'serve', '--port', '0'], { cwd: ROOT });
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        child.stdout.on('data', (d: Buffer) => {
-          out += d.toString();
-          const match = /listening on (http:\/\/\S+)/.exec(out);
-          if (match) resolve(match[1]!);
-        });
-        child.once('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
-      });
+      const url = await within(
+        new Promise<string>((resolve, reject) => {
+          let out = '';
+          child.stdout.on('data', (d: Buffer) => {
+            out += d.toString();
+            const match = /listening on (http:\/\/\S+)/.exec(out);
+            if (match) resolve(match[1]!);
+          });
+          child.once('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+        }),
+        'orla serve to say where it listens',
+        PROCESS_MS,
+      );
       const res = await fetch(`${url}/v1/chat/completions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-orla-stage': 'classify' },
@@ -95,7 +102,7 @@ describe('orla serve', () => {
       expect((await fetch(`${url}/ready`)).status).toBe(200);
       const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      expect(await within(exited, 'orla serve to drain and exit on SIGTERM', PROCESS_MS)).toBe(0);
     } finally {
       child.kill('SIGKILL');
     }
@@ -103,7 +110,7 @@ describe('orla serve', () => {
 });
 
 /** Runs the CLI to its exit (killed after `timeoutMs`), with what it printed. */
-async function runToExit(args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function runToExit(args: string[], timeoutMs = PROCESS_MS): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: ROOT });
   let stdout = '';
   let stderr = '';

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningGateway } from '../../gateway/server.js';
 import { startTestGateway, twoBackendConfig } from '../helpers/gateway.js';
 import { json, startRecordingEngine, type RecordingEngine } from '../helpers/recording-engine.js';
+import { until, within } from '../helpers/wait.js';
 
 // Every way the engine or the client can fail, seen from the client. Short upstream timeouts here
 // are outcomes, not races: the engine below never answers, so only the duration depends on the machine.
@@ -25,8 +26,8 @@ afterEach(() => {
   engine.received.length = 0;
 });
 
-const chat = (extra: object = {}, init: RequestInit = {}) =>
-  fetch(`${gateway.url}/v1/chat/completions`, {
+const chat = (extra: object = {}, init: RequestInit = {}, to: RunningGateway = gateway) =>
+  fetch(`${to.url}/v1/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-orla-stage': 'classify' },
     body: JSON.stringify({ model: 'x', messages: [{ role: 'user', content: 'hi' }], ...extra }),
@@ -61,7 +62,7 @@ describe('engine failures', () => {
 
   it('an engine that never answers gives 504', async () => {
     engine.respondWith(() => {});
-    const res = await chat();
+    const res = await within(chat(), 'the gateway to give up on the silent engine');
     expect(res.status).toBe(504);
     expect((await res.json()).error.code).toBe('upstream_timeout');
   });
@@ -86,7 +87,7 @@ describe('engine failures', () => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write(chunk('Hel'));
     });
-    const text = await (await chat({ stream: true })).text();
+    const text = await within(chat({ stream: true }).then((r) => r.text()), 'the stalled stream to be ended by the gateway');
     const last = text.trimEnd().split('\n\n').at(-1)!;
     expect(JSON.parse(last.slice('data: '.length)).error.code).toBe('upstream_timeout');
   });
@@ -100,7 +101,7 @@ describe('streaming head', () => {
       res.flushHeaders();
       sendFirstToken = () => res.end(chunk('late') + 'data: [DONE]\n\n');
     });
-    const res = await chat({ stream: true }); // resolves on the head alone: no token has been sent
+    const res = await within(chat({ stream: true }), 'the response head, before any token'); // no token has been sent
     expect(res.status).toBe(200);
     sendFirstToken();
     expect(await res.text()).toContain('late');
@@ -108,27 +109,37 @@ describe('streaming head', () => {
 });
 
 describe('client disconnects', () => {
+  // The production timeouts (first byte 600 s, idle 120 s): only the client leaving can end the
+  // engine's request within the test's bound (with the short ones above, the gateway's own timeout
+  // would end it whether or not the client's leaving did).
+  let patient: RunningGateway;
+  beforeAll(async () => {
+    patient = await startTestGateway(twoBackendConfig(engine.url, engine.url));
+  });
+  afterAll(() => patient.close());
+  const chatPatiently = (extra: object, init: RequestInit) => chat(extra, init, patient);
+
   it('a client that leaves mid-stream aborts the engine\'s request', async () => {
     engine.respondWith((_r, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write(chunk('Hel'));
     });
     const controller = new AbortController();
-    const res = await chat({ stream: true }, { signal: controller.signal });
+    const res = await chatPatiently({ stream: true }, { signal: controller.signal });
     const reader = res.body!.getReader();
     await reader.read();
     controller.abort();
-    await engine.received[0]!.aborted; // resolves only if the engine's side closed early
+    await within(engine.received[0]!.aborted, 'the engine\'s request to be aborted');
   });
 
   it('a client that leaves while the engine is still thinking aborts the engine\'s request', async () => {
     engine.respondWith(() => {});
     const controller = new AbortController();
-    const pending = chat({}, { signal: controller.signal }).catch((err: Error) => err);
-    await waitFor(() => engine.received.length === 1);
+    const pending = chatPatiently({}, { signal: controller.signal }).catch((err: Error) => err);
+    await until(() => engine.received.length === 1, 'the request to reach the engine');
     controller.abort();
     expect(await pending).toBeInstanceOf(Error);
-    await engine.received[0]!.aborted;
+    await within(engine.received[0]!.aborted, 'the engine\'s request to be aborted');
   });
 });
 
@@ -184,11 +195,3 @@ describe('gateway auth', () => {
     expect((await fetch(`${guarded.url}/metrics`)).status).toBe(200);
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}

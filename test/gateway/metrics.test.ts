@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { RunningGateway } from '../../gateway/server.js';
 import { startTestGateway, twoBackendConfig } from '../helpers/gateway.js';
 import { defaultAnswer, startRecordingEngine, type RecordingEngine } from '../helpers/recording-engine.js';
+import { until } from '../helpers/wait.js';
 
 // GET /metrics: the per-request series, by route, stage, backend and status, exact after each scrape.
 
@@ -45,7 +46,11 @@ it('counts requests, tokens, cost, in-flight and latency per label set, and neve
   expect(first.get(`orla_time_to_first_byte_seconds_count{${lightChat}}`)).toBe(2);
   expect(first.get('orla_overhead_seconds_count{route="/v1/chat/completions"}')).toBe(3);
   expect(first.get('orla_queue_wait_seconds_count{backend="light"}')).toBe(2);
-  expect(first.get('orla_queue_wait_seconds_bucket{le="0",backend="light"}')).toBeLessThanOrEqual(2);
+  // Cumulative buckets, each ending at the count: every observation falls in some bucket.
+  const waitBuckets = [...first].filter(([series]) => series.startsWith('orla_queue_wait_seconds_bucket{') && series.endsWith('backend="light"}')).map(([, n]) => n);
+  expect(waitBuckets.length).toBeGreaterThan(1);
+  expect(waitBuckets).toEqual([...waitBuckets].sort((a, b) => a - b));
+  expect(waitBuckets.at(-1)).toBe(2); // le="+Inf"
 
   await chat('classify');
   const second = await scrape();
@@ -62,13 +67,14 @@ it('labels queue depth and in-flight with the configured stage, so clients canno
   const queued = await startTestGateway(twoBackendConfig(light.url, engine.url, { heavy: { max_concurrency: 1 } }));
   try {
     const calls = ['made-up-1', 'made-up-2', 'made-up-3'].map((stage) => chat(stage, queued.url));
-    await expect.poll(() => held.length).toBe(1); // one in flight, two queued
+    await until(() => held.length === 1, 'one request at the engine'); // one in flight, two queued
+    await until(async () => (await (await fetch(`${queued.url}/v1/backends`)).json()).data.find((b: { name: string }) => b.name === 'heavy').waiting === 2, 'two requests queued');
     const text = await (await fetch(`${queued.url}/metrics`)).text();
     expect(text).toContain('orla_queue_depth{backend="heavy",stage="default"} 2');
     expect(text).toContain('orla_requests_in_flight{backend="heavy",stage="default"} 1');
     expect(text).not.toContain('made-up');
     for (let served = 1; served <= 3; served++) {
-      await expect.poll(() => held.length).toBe(served);
+      await until(() => held.length === served, `request ${served} at the engine`);
       held[served - 1]!();
     }
     await Promise.all(calls);

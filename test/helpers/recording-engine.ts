@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { until } from './wait.js';
 
 // A fake OpenAI-compatible engine that records what it receives, for asserting on exactly what the
 // gateway forwards. Its answers are minimal but shaped like vLLM's.
@@ -84,5 +85,23 @@ export async function startRecordingEngine(): Promise<RecordingEngine> {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/**
+ * Holds every answer of `engine` until the test releases it, so requests pile up in the gateway's
+ * queue exactly as the test builds it, and the engine's order of arrival is the dispatch order.
+ */
+export function holdAnswers(engine: RecordingEngine) {
+  const held: [Received, ServerResponse][] = [];
+  engine.respondWith((r, res) => held.push([r, res]));
+  return {
+    held,
+    /** Answers the oldest held request, once one has arrived. */
+    async answerNext(): Promise<void> {
+      await until(() => held.length > 0, 'a request to reach the engine');
+      const [r, res] = held.shift()!;
+      defaultAnswer(r, res);
+    },
   };
 }

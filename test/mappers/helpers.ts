@@ -143,14 +143,8 @@ export async function serve(world: World, call: Call): Promise<{ target: Target;
 /** Sum of in-flight requests on a backend's replicas. */
 export const inFlight = (backend: Backend): number => backend.replicas.reduce((sum, r) => sum + r.inFlight, 0);
 
-/** Polls `check` until it holds; fails after `timeoutMs`. Never a fixed sleep. */
-export async function until(check: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+/** Polls `check` until it holds; fails naming `what` after `timeoutMs`. Never a fixed sleep. */
+export { until } from '../helpers/wait.js';
 
 /** The classifier's answer as the simulator's test hook: the request's text carries the verdict to say. */
 export const verdictSays = (text: string, answer: string): string => `[[sim:answer ${answer}]] ${text}`;

@@ -7,6 +7,7 @@ import { simulatorCache } from '../../upstream/engines/simulator.js';
 import { vllmCache } from '../../upstream/engines/vllm.js';
 import type { CacheAdapter as EngineAdapter, EngineCall, ReleaseContext } from '../../upstream/engines/index.js';
 import { json, startRecordingEngine, type RecordingEngine } from '../helpers/recording-engine.js';
+import { until } from '../helpers/wait.js';
 
 // Each engine adapter against a recording engine: exactly which calls it makes, and what it reports.
 
@@ -105,19 +106,22 @@ describe('engine adapters', () => {
 
   it('llama.cpp: asks GET /slots again a while after it failed (a server still loading its model)', async () => {
     let clock = 0;
+    let clockReads = 0; // the adapter reads its clock when it records a failed GET /slots
     engine.respondWith((_r, res) => json(res, 503, { error: 'Loading model' }));
-    const adapter = llamacppCache(call, undefined, () => clock);
+    const asked: string[] = []; // what the adapter asks, as it asks it
+    const adapter = llamacppCache((url, request) => (asked.push(`${request.method} ${request.path}`), call(url, request)), undefined, () => (clockReads++, clock));
     const tag = () => tagged(adapter, 'a').id_slot;
     expect(tag()).toBeUndefined();
-    await expect.poll(() => calls()).toEqual(['GET /slots']);
-    await new Promise((resolve) => setImmediate(resolve));
+    expect(asked).toEqual(['GET /slots']);
+    await until(() => clockReads === 1, 'the failed GET /slots to be recorded');
     expect(tag()).toBeUndefined(); // not asked again at once
-    expect(calls()).toEqual(['GET /slots']);
+    expect(asked).toEqual(['GET /slots']);
     engine.respondWith((_r, res) => json(res, 200, [{ id: 0 }, { id: 1 }]));
     clock += 30_000;
     expect(tag()).toBeUndefined();
-    await expect.poll(() => calls()).toEqual(['GET /slots', 'GET /slots']);
-    await expect.poll(() => tag()).toBe(0);
+    expect(asked).toEqual(['GET /slots', 'GET /slots']);
+    await until(() => tag() === 0, 'the slot count learned from the second GET /slots');
+    expect(calls()).toEqual(['GET /slots', 'GET /slots']);
   });
 
   it('vLLM: asks a server without dev mode again after a while (it may have restarted with it)', async () => {
@@ -135,7 +139,8 @@ describe('engine adapters', () => {
     engine.respondWith((r, res) => (r.url === '/slots' ? json(res, 200, [{ id: 0 }, { id: 1 }, { id: 2 }]) : json(res, 501, { error: 'no --slot-save-path' })));
     const adapter = llamacppCache(call, undefined);
     expect(tagged(adapter, 'a').id_slot).toBeUndefined(); // a slot the server may not have would hold the request forever
-    await expect.poll(() => calls()).toEqual(['GET /slots']);
+    await until(() => tagged(adapter, 'a').id_slot !== undefined, 'the slot count learned from GET /slots');
+    expect(calls()).toEqual(['GET /slots']);
     const slots = ['a', 'b', 'c'].map((run) => tagged(adapter, run).id_slot);
     expect(slots).toEqual([0, 1, 2]);
     // Started without --slot-save-path: erase answers 501, reported once, not asked again.

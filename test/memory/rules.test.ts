@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningGateway } from '../../gateway/server.js';
 import { startTestGateway } from '../helpers/gateway.js';
+import { until } from '../helpers/wait.js';
 
 // The memory manager's rules through the gateway, with two in-process simulated engines: what each
 // response's X-Orla-Cache says, and what the workflow API records of the engines' answers.
@@ -34,12 +35,8 @@ const runInfo = async (run: string) => (await fetch(`${gateway.url}/v1/workflows
 
 /** Cache actions happen off the response's path: wait (bounded) until the run records them. */
 async function actionsOf(run: string, count: number) {
-  for (let i = 0; i < 500; i++) {
-    const info = await runInfo(run);
-    if (info.cache_actions?.length >= count) return info.cache_actions as { action: string; result: string; reason: string; backend: string }[];
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`run ${run} never recorded ${count} cache actions`);
+  await until(async () => (await runInfo(run)).cache_actions?.length >= count, `run ${run} to record ${count} cache action(s)`);
+  return (await runInfo(run)).cache_actions as { action: string; result: string; reason: string; backend: string }[];
 }
 
 describe('cache rules', () => {
@@ -90,12 +87,10 @@ describe('cache rules', () => {
   it('a run idle past the TTL is released and forgotten', async () => {
     await start({ idle_ttl_s: 0.2 });
     await call('r5', 'classify');
-    for (let i = 0; i < 500 && (await fetch(`${gateway.url}/v1/workflows/r5`)).status !== 404; i++) await new Promise((r) => setTimeout(r, 10));
+    await until(async () => (await fetch(`${gateway.url}/v1/workflows/r5`)).status === 404, 'the idle run to be forgotten');
     let metrics = '';
-    for (let i = 0; i < 500 && !/orla_cache_actions_total\{engine="simulator",action="session_flush",result="ok"\} 1/.test(metrics); i++) {
-      metrics = await (await fetch(`${gateway.url}/metrics`)).text();
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    const released = /orla_cache_actions_total\{engine="simulator",action="session_flush",result="ok"\} 1/;
+    await until(async () => released.test((metrics = await (await fetch(`${gateway.url}/metrics`)).text())), 'the idle run\'s release to be counted');
     expect(metrics).toMatch(/orla_runs_expired_total\{reason="idle"\} 1/);
     expect(metrics).toMatch(/orla_cache_actions_total\{engine="simulator",action="session_flush",result="ok"\} 1/);
   });

@@ -9,6 +9,7 @@ import { fcfsRequest, fcfsStage } from '../../routing/scheduler/policies/fcfs.js
 import { priorityRequest, priorityStage } from '../../routing/scheduler/policies/priority.js';
 import type { StageScheduler } from '../../routing/scheduler/types.js';
 import type { UpstreamClient } from '../../upstream/clients/types.js';
+import { until, within } from '../helpers/wait.js';
 
 // The backend's queue seen from outside: who gets a slot, when, and that every slot comes back.
 
@@ -46,7 +47,7 @@ async function releaseInTurn(holder: Lease, leases: Promise<Lease>[], granted: s
   let current = holder;
   for (let i = 0; i < leases.length; i++) {
     current.release('success');
-    await vi.waitFor(() => expect(granted).toHaveLength(i + 1));
+    await until(() => granted.length === i + 1, `lease ${i + 1} of ${leases.length} to be granted`);
     current = await leases[Number(granted[i]!.split('#')[1])]!;
   }
 }
@@ -58,14 +59,12 @@ describe('a backend queue', () => {
     const b = backend({ max_concurrency: 2 });
     const first = await b.acquire(ticket());
     await b.acquire(ticket());
-    let third: Lease | undefined;
-    b.acquire(ticket()).then((l) => (third = l));
-    await Promise.resolve();
-    expect(third).toBeUndefined();
+    const waiting = b.acquire(ticket());
     expect(b.queued).toBe(1);
     first.release('success');
-    await vi.waitFor(() => expect(third).toBeDefined());
-    expect(third!.replica.inFlight).toBe(2);
+    const third = await within(waiting, 'the queued request to get the freed slot');
+    expect(third.replica.inFlight).toBe(2);
+    expect(b.queued).toBe(0);
   });
 
   it('serves by priority across stages when both levels say so', async () => {
@@ -161,12 +160,10 @@ describe('a backend queue', () => {
     expect(b.circuitOpen()).toBe(true);
     await vi.advanceTimersByTimeAsync(1000);
     const probe = await b.acquire(ticket());
-    let second: Lease | undefined;
-    b.acquire(ticket()).then((l) => (second = l));
-    await vi.advanceTimersByTimeAsync(0);
-    expect(second).toBeUndefined(); // half-open: only the probe goes
+    const waiting = b.acquire(ticket());
+    expect(b.snapshot()).toMatchObject({ waiting: 1, replicas: [{ in_flight: 1, circuit: 'half-open' }] }); // only the probe goes
     probe.release('success');
-    await vi.waitFor(() => expect(second).toBeDefined());
+    await within(waiting, 'the queued request to follow the successful probe');
     expect(b.snapshot().replicas[0]!.circuit).toBe('closed');
   });
 
@@ -176,14 +173,12 @@ describe('a backend queue', () => {
     for (let i = 0; i < 2; i++) (await b.acquire(ticket())).release('failure');
     await vi.advanceTimersByTimeAsync(1000);
     const probe = await b.acquire(ticket());
-    let second: Lease | undefined;
-    b.acquire(ticket()).then((l) => (second = l));
-    await vi.advanceTimersByTimeAsync(0);
-    expect(second).toBeUndefined();
+    const waiting = b.acquire(ticket());
+    expect(b.snapshot()).toMatchObject({ waiting: 1, replicas: [{ in_flight: 1, circuit: 'half-open' }] });
     probe.release('neutral');
-    await vi.waitFor(() => expect(second).toBeDefined()); // not stuck behind a probe that never reports
+    const second = await within(waiting, 'the queued request to probe in its place'); // not stuck behind a probe that never reports
     expect(b.snapshot()).toMatchObject({ waiting: 0, replicas: [{ in_flight: 1, circuit: 'half-open' }] });
-    second!.release('success');
+    second.release('success');
     expect(b.snapshot().replicas[0]!.circuit).toBe('closed');
   });
 

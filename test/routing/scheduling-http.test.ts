@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningGateway } from '../../gateway/server.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { defaultAnswer, json, startRecordingEngine, type Received } from '../helpers/recording-engine.js';
+import { until, within } from '../helpers/wait.js';
 
 // Scheduling through real HTTP: an engine that answers only when the test says so, and one slot.
 
@@ -45,23 +46,15 @@ const chat = (gateway: RunningGateway, headers: Record<string, string> = {}, ini
 
 const backendState = async (gateway: RunningGateway) => (await (await fetch(`${gateway.url}/v1/backends`)).json()).data[0];
 
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 describe('scheduling through the gateway', () => {
   it('under priority, the engine receives waiting requests highest priority first', async () => {
     const { engine, gateway, held, answerNext } = await setup({}, { scheduler: { stage: 'priority', request: 'priority' } });
     const first = chat(gateway, { 'x-orla-tag-n': 'first' });
-    await until(() => held.length === 1);
+    await until(() => held.length === 1, '1 request held at the engine');
     const rest = ['1', '9', '5'].map((p) => chat(gateway, { 'x-orla-priority': p, 'x-orla-stage': `s${p}` }, {}, { n: Number(p) }));
-    await until(async () => (await backendState(gateway)).waiting === 3);
+    await until(async () => (await backendState(gateway)).waiting === 3, '3 waiting in the queue');
     for (let i = 0; i < 4; i++) {
-      await until(() => held.length === 1);
+      await until(() => held.length === 1, '1 request held at the engine');
       answerNext();
     }
     await Promise.all([first, ...rest]);
@@ -71,26 +64,27 @@ describe('scheduling through the gateway', () => {
   it('a request that waited says so in X-Orla-Queue-Ms', async () => {
     const { gateway, held, answerNext } = await setup();
     const first = chat(gateway);
-    await until(() => held.length === 1);
+    await until(() => held.length === 1, '1 request held at the engine');
     const second = chat(gateway);
-    await until(async () => (await backendState(gateway)).waiting === 1);
+    await until(async () => (await backendState(gateway)).waiting === 1, '1 waiting in the queue');
     answerNext();
-    await until(() => held.length === 1);
+    await until(() => held.length === 1, '1 request held at the engine');
     answerNext();
-    expect(Number((await first).headers.get('x-orla-queue-ms'))).toBeGreaterThanOrEqual(0);
-    expect(Number((await second).headers.get('x-orla-queue-ms'))).toBeGreaterThan(0);
+    const [firstWait, secondWait] = [(await first).headers.get('x-orla-queue-ms'), (await second).headers.get('x-orla-queue-ms')];
+    for (const wait of [firstWait, secondWait]) expect(wait).toMatch(/^\d+(\.\d+)?$/); // present, a non-negative decimal
+    expect(Number(secondWait)).toBeGreaterThan(0);
   });
 
   it('a queued request whose client leaves never reaches the engine, and frees its place', async () => {
     const { engine, gateway, held, answerNext } = await setup();
     const first = chat(gateway);
-    await until(() => held.length === 1);
+    await until(() => held.length === 1, '1 request held at the engine');
     const controller = new AbortController();
     const gone = chat(gateway, {}, { signal: controller.signal }).catch((e: Error) => e);
-    await until(async () => (await backendState(gateway)).waiting === 1);
+    await until(async () => (await backendState(gateway)).waiting === 1, '1 waiting in the queue');
     controller.abort();
     expect(await gone).toBeInstanceOf(Error);
-    await until(async () => (await backendState(gateway)).waiting === 0);
+    await until(async () => (await backendState(gateway)).waiting === 0, '0 waiting in the queue');
     answerNext();
     expect((await first).status).toBe(200);
     expect(engine.received).toHaveLength(1);
@@ -100,15 +94,15 @@ describe('scheduling through the gateway', () => {
   it('a full queue answers 429 with Retry-After, and the request never reaches the engine', async () => {
     const { engine, gateway, held, answerNext } = await setup({ queue_limit: 1 });
     const first = chat(gateway);
-    await until(() => held.length === 1);
+    await until(() => held.length === 1, '1 request held at the engine');
     const queued = chat(gateway);
-    await until(async () => (await backendState(gateway)).waiting === 1);
-    const full = await chat(gateway);
+    await until(async () => (await backendState(gateway)).waiting === 1, '1 waiting in the queue');
+    const full = await within(chat(gateway), 'the request past the queue limit to be answered (429, not queued)');
     expect(full.status).toBe(429);
     expect(full.headers.get('retry-after')).toMatch(/^\d+$/);
     expect((await full.json()).error.code).toBe('queue_full');
     answerNext();
-    await until(() => held.length === 1);
+    await until(() => held.length === 1, '1 request held at the engine');
     answerNext();
     await Promise.all([first, queued]);
     expect(engine.received).toHaveLength(2);
@@ -117,8 +111,8 @@ describe('scheduling through the gateway', () => {
   it('a request not dispatched before its deadline answers 408 and never reaches the engine', async () => {
     const { engine, gateway, held, answerNext } = await setup();
     const first = chat(gateway);
-    await until(() => held.length === 1);
-    const expired = await chat(gateway, { 'x-orla-deadline-ms': '50' }); // the only slot stays busy
+    await until(() => held.length === 1, '1 request held at the engine');
+    const expired = await within(chat(gateway, { 'x-orla-deadline-ms': '50' }), 'the request to be answered at its deadline'); // the only slot stays busy
     expect(expired.status).toBe(408);
     expect((await expired.json()).error.code).toBe('deadline_exceeded');
     answerNext();
@@ -131,10 +125,10 @@ describe('scheduling through the gateway', () => {
     chat(gateway);
     chat(gateway);
     chat(gateway);
-    await until(async () => (await backendState(gateway)).waiting === 2);
+    await until(async () => (await backendState(gateway)).waiting === 2, '2 waiting in the queue');
     const patched = await fetch(`${gateway.url}/v1/backends/main`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '{"max_concurrency": 3}' });
     expect((await patched.json()).max_concurrency).toBe(3);
-    await until(() => held.length === 3);
+    await until(() => held.length === 3, '3 requests held at the engine');
     for (const [r, res] of held.splice(0)) defaultAnswer(r, res);
   });
 
@@ -146,13 +140,13 @@ describe('scheduling through the gateway', () => {
     );
     const { engine, gateway, held, answerNext } = await setup({}, { scheduler: { request: './shortest-prompt.js' } }, dir);
     const first = chat(gateway);
-    await until(() => held.length === 1);
+    await until(() => held.length === 1, '1 request held at the engine');
     const long = chat(gateway, {}, {}, { n: 2, messages: [{ role: 'user', content: 'x'.repeat(4000) }] });
-    await until(async () => (await backendState(gateway)).waiting === 1);
+    await until(async () => (await backendState(gateway)).waiting === 1, '1 waiting in the queue');
     const short = chat(gateway, {}, {}, { n: 1 });
-    await until(async () => (await backendState(gateway)).waiting === 2);
+    await until(async () => (await backendState(gateway)).waiting === 2, '2 waiting in the queue');
     for (let i = 0; i < 3; i++) {
-      await until(() => held.length === 1);
+      await until(() => held.length === 1, '1 request held at the engine');
       answerNext();
     }
     await Promise.all([first, long, short]);
@@ -240,7 +234,7 @@ describe('resilience', () => {
     await until(async () => {
       const s = await backendState(gateway);
       return s.waiting === 0 && s.replicas[0].in_flight === 0;
-    });
+    }, 'every slot back and the queue empty');
   });
 });
 

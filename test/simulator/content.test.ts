@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { planOutput, type PlannedOutput } from '../../simulator/content.js';
+import { Hasher } from '../../simulator/content/random.js';
 import { tokenizeWithPieces } from '../../simulator/tokens.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -501,11 +502,34 @@ describe('test-hook markers', () => {
 });
 
 describe('cost', () => {
-  it('plans for a long conversation in linear time', () => {
-    const messages = Array.from({ length: 4000 }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: `turn ${i} `.repeat(50) }));
-    const started = performance.now();
-    for (let i = 0; i < 5; i++) planOutput({ model: 'm', messages, tools: TOOLS });
-    expect(performance.now() - started).toBeLessThan(2000);
+  // Counted, not timed: how often the messages are read and how many characters are hashed. Linear
+  // work doubles with the conversation; reading every earlier turn again per turn would quadruple.
+  it('plans for a long conversation with work linear in its length', () => {
+    const workFor = (turns: number) => {
+      let reads = 0;
+      const messages = Array.from({ length: turns }, (_, i) =>
+        new Proxy({ role: i % 2 ? 'assistant' : 'user', content: `turn ${i} `.repeat(50) }, {
+          get: (target, key, receiver) => (reads++, Reflect.get(target, key, receiver)),
+        }),
+      );
+      let hashed = 0;
+      const str = Hasher.prototype.str;
+      const spy = vi.spyOn(Hasher.prototype, 'str').mockImplementation(function (this: Hasher, text: string) {
+        hashed += text.length;
+        return str.call(this, text);
+      });
+      try {
+        expect(['text', 'tool_calls']).toContain(planOutput({ model: 'm', messages, tools: TOOLS }).kind);
+      } finally {
+        spy.mockRestore();
+      }
+      return { reads, hashed };
+    };
+    const [half, whole] = [workFor(2000), workFor(4000)];
+    expect(half.reads).toBeGreaterThanOrEqual(2000); // every turn is read…
+    expect(whole.reads).toBeLessThanOrEqual(2 * half.reads + 64); // …a bounded number of times
+    expect(half.hashed).toBeGreaterThan(2000 * 50 * 'turn 0 '.length);
+    expect(whole.hashed).toBeLessThanOrEqual(2.2 * half.hashed);
   });
 });
 

@@ -3,14 +3,18 @@ import { Engine, EngineRejection, type GenerationRequest, type GenerationResult 
 import { prefillChunkMs, stepMs, tpotMs, ttftMs } from '../../simulator/latency.js';
 import { resolveProfile, type EngineProfile } from '../../simulator/profiles.js';
 import { waitFor } from './helpers.js';
+import { within } from '../helpers/wait.js';
 
 const tokens = (n: number, seed = 1) => Uint32Array.from({ length: n }, (_, i) => (i * 2654435761 + seed * 97) >>> 0);
 
-/** Submits a request and resolves with its result. */
+/** Submits a request and resolves with its result (failing, with a bound, if the engine never finishes it). */
 function generate(engine: Engine, prompt: Uint32Array, outputTokens: number, extra: Partial<GenerationRequest> = {}): Promise<GenerationResult> {
-  return new Promise((resolve) => {
-    engine.submit({ promptTokenIds: prompt, outputTokenIds: tokens(outputTokens, 99), finishReason: 'stop', ...extra, onDone: resolve });
-  });
+  return within(
+    new Promise((resolve) => {
+      engine.submit({ promptTokenIds: prompt, outputTokenIds: tokens(outputTokens, 99), finishReason: 'stop', ...extra, onDone: resolve });
+    }),
+    'the engine to finish the request',
+  );
 }
 
 function engineFor(name: string, overrides: Partial<EngineProfile> = {}, speed = 1000): Engine {
@@ -80,7 +84,7 @@ describe('engine', () => {
     const engine = engineFor('instant');
     const prompt = tokens(100);
     const output = tokens(60, 5);
-    await new Promise<void>((resolve) => engine.submit({ promptTokenIds: prompt, outputTokenIds: output, finishReason: 'stop', onDone: () => resolve() }));
+    await within(new Promise<void>((resolve) => engine.submit({ promptTokenIds: prompt, outputTokenIds: output, finishReason: 'stop', onDone: () => resolve() })), 'the first turn to finish');
     const nextTurn = new Uint32Array([...prompt, ...output, ...tokens(30, 6)]);
     expect((await generate(engine, nextTurn, 1)).cachedTokens).toBe(144); // 9 blocks: 159 computed tokens
     engine.close();
@@ -103,7 +107,7 @@ describe('engine', () => {
     const running = new Promise<GenerationResult>((resolve) => {
       handle = slow.submit({ promptTokenIds: tokens(256), outputTokenIds: tokens(10_000), finishReason: 'stop', onFirstToken: () => handle?.abort(), onDone: resolve });
     });
-    expect(await running).toMatchObject({ finishReason: 'abort', completionTokens: 1 });
+    expect(await within(running, 'the aborted request to finish')).toMatchObject({ finishReason: 'abort', completionTokens: 1 });
     expect(slow.stats()).toMatchObject({ running: 0, usage: 0 });
     engine.close();
     slow.close();

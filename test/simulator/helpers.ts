@@ -1,5 +1,6 @@
 // Shared by the simulator suites: HTTP calls, SSE parsing and bounded polling (never sleeps).
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../simulator/index.js';
+import { until } from '../helpers/wait.js';
 
 export async function withSimulator<T>(options: SimulatorOptions, use: (sim: RunningSimulator) => Promise<T>): Promise<T> {
   const sim = await startSimulator(options);
@@ -33,14 +34,8 @@ export function sseData(text: string): any[] {
     .map((data) => (data === '[DONE]' ? data : JSON.parse(data)));
 }
 
-/** Polls `check` on every turn of the event loop until it holds; fails after `timeoutMs`. */
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+/** Polls `check` until it holds; fails naming `what` after `timeoutMs` (the shared until). */
+export const waitFor = (check: () => boolean | Promise<boolean>, what: string, timeoutMs?: number): Promise<void> => until(check, what, timeoutMs);
 
 export const userTurn = (content: string) => ({ role: 'user', content });
 

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSimulator } from '../../simulator/index.js';
 import { startSimulator } from '../../simulator/index.js';
 import { post, postJson, sseData, userTurn } from './helpers.js';
+import { within } from '../helpers/wait.js';
 
 let sim: RunningSimulator;
 beforeAll(async () => {
@@ -214,14 +215,18 @@ describe('json_schema output larger than max_tokens', () => {
   let url: string;
   beforeAll(async () => {
     child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sim', '--port', '0', '--profile', 'instant'], { cwd: ROOT });
-    const line = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('\n')) resolve(out.split('\n')[0]!);
-      });
-      child.once('exit', (code) => reject(new Error(`orla sim exited ${code}: ${out}`)));
-    });
+    const line = await within(
+      new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout!.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('\n')) resolve(out.split('\n')[0]!);
+        });
+        child.once('exit', (code) => reject(new Error(`orla sim exited ${code}: ${out}`)));
+      }),
+      'orla sim to print its URL',
+      15_000,
+    );
     url = /(http:\/\/127\.0\.0\.1:\d+)/.exec(line)![1]!;
   }, 20_000);
   afterAll(() => void child?.kill('SIGKILL'));

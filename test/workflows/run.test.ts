@@ -1,7 +1,8 @@
 import type { ServerResponse } from 'node:http';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Workflow, type StageMap, type WorkflowEvent } from '../../workflows/index.js';
 import { startRecordingEngine, type Received, type RecordingEngine } from '../helpers/recording-engine.js';
+import { until, within } from '../helpers/wait.js';
 import { answer, chatCalls, clientFor, lastMessage, stageOf } from './helpers.js';
 
 // Running a workflow against a recording engine that stands in for the gateway: it sees exactly
@@ -36,7 +37,8 @@ describe('running a workflow', () => {
     const running = wf.run('input', { client: clientFor(engine.url) });
 
     // Both are in flight at once; c has not been asked yet.
-    await vi.waitFor(() => expect(held.map((h) => stageOf(h.received)).sort()).toEqual(['a', 'b']));
+    await until(() => held.length === 2, 'stages a and b at the engine');
+    expect(held.map((h) => stageOf(h.received)).sort()).toEqual(['a', 'b']);
     expect(chatCalls(engine.received).map(stageOf)).not.toContain('c');
     for (const h of held) answer(h.res, { content: `${stageOf(h.received)} answer` });
 
@@ -127,11 +129,11 @@ describe('running a workflow', () => {
     const cancel = new AbortController();
     const wf = define({ slow: { messages: () => user('s') }, next: { after: ['slow'], messages: () => user('n') } });
     const running = wf.run('input', { client: clientFor(engine.url), runId: 'r-cancel', signal: cancel.signal });
-    await vi.waitFor(() => expect(held).toHaveLength(1));
+    await until(() => held.length === 1, 'the slow stage at the engine');
     cancel.abort();
 
-    const result = await running;
-    await held[0]!.received.aborted; // the engine saw the client go
+    const result = await within(running, 'the cancelled run to end');
+    await within(held[0]!.received.aborted, 'the engine to see the client go');
     expect(result.status).toBe('cancelled');
     expect(result.stages.slow!.status).toBe('cancelled');
     expect(result.stages.next!.status).toBe('cancelled');
