@@ -12,13 +12,17 @@ import { OrlaError, type ErrorType } from '../errors.js';
  */
 export const STREAM_ERROR_MARKS = ['{"error"', '"type":"error"', '"type":"response.failed"'] as const;
 
-/** The error an engine reported in one SSE event, as the OpenAI error the stream ended with. */
+/**
+ * The error an engine reported in one SSE event, as the error the call failed with (for the circuit,
+ * the metrics, the log and the run record; the client has the event itself). Its status and type
+ * only: an engine's message may quote the prompt, and content never goes to the log.
+ */
 export function streamError(event: string, backend: string): OrlaError {
   const data = parseData(event) as { error?: unknown; response?: { error?: unknown }; message?: unknown; code?: unknown } | undefined;
-  const detail = (data?.error ?? data?.response?.error ?? data) as { message?: unknown; code?: unknown } | undefined;
+  const detail = (data?.error ?? data?.response?.error ?? data) as { type?: unknown; code?: unknown } | undefined;
   const status = statusOf(detail?.code);
-  const said = typeof detail?.message === 'string' ? `: ${detail.message.slice(0, 500)}` : '';
-  return new OrlaError(status, `backend ${backend}: the engine reported an error mid-stream${said}`, {
+  const kind = typeof detail?.code === 'string' ? detail.code : typeof detail?.type === 'string' ? detail.type : undefined;
+  return new OrlaError(status, `backend ${backend}: the engine reported an error mid-stream${kind ? ` (${kind.slice(0, 64)})` : ''}`, {
     type: status < 500 ? 'invalid_request_error' : 'upstream_error',
     code: 'upstream_stream_error',
   });

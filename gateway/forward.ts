@@ -115,8 +115,7 @@ function upstreamHeaders(call: Call, gatewayAuth: boolean): Record<string, strin
 function ticketOf(call: Call): Ticket & { signal: Call['gone'] } {
   const { identity, exchange } = call;
   return {
-    stage: call.stage,
-    configuredStage: call.target.stage,
+    stage: call.target.stage,
     run: identity.run,
     priority: identity.priority ?? 0,
     promptTokens: Math.ceil(call.incoming.length / 4),

@@ -64,7 +64,9 @@ export class Releaser {
     } else if (!claim.results[0] && !options.landed && resident === 0) return; // released by another rule already
     const context: ReleaseContext = {
       othersInFlight: b.inFlight(replica) > 0,
-      othersCached: (await this.store.runsOn(replica)).some((r) => r.id !== run.id),
+      // A finished run's prefix protects nothing: its own release may have been skipped (refused,
+      // or others ran then), and it must not block every later idle flush on the replica.
+      othersCached: (await this.store.runsOn(replica)).some((r) => r.id !== run.id && r.completed === undefined),
       underPressure: options.underPressure ?? false,
       model: run.lastModel,
     };
@@ -75,12 +77,14 @@ export class Releaser {
     } catch (err) {
       outcome = { action: 'release', result: 'failed', detail: (err as Error).message };
     }
-    const action: CacheActionRecord = { at: Date.now(), backend, replica, reason, ...outcome };
-    await this.store.apply(
-      run.id,
-      [{ op: 'push', field: 'cacheActions', item: action, keep: MAX_ACTIONS_KEPT }, ...(outcome.result === 'ok' ? [{ op: 'setIn' as const, field: 'resident', key: replica, value: undefined }] : [])],
-      { ifStartedAt: run.startedAt },
-    );
+    const { wholeReplica, ...result } = outcome;
+    const action: CacheActionRecord = { at: Date.now(), backend, replica, reason, ...result };
+    const released = { op: 'setIn' as const, field: 'resident', key: replica, value: undefined };
+    await this.store.apply(run.id, [{ op: 'push', field: 'cacheActions', item: action, keep: MAX_ACTIONS_KEPT }, ...(outcome.result === 'ok' ? [released] : [])], { ifStartedAt: run.startedAt });
+    // The whole replica was flushed: no run holds anything there any more.
+    if (outcome.result === 'ok' && wholeReplica) {
+      for (const other of await this.store.runsOn(replica)) if (other.id !== run.id) await this.store.apply(other.id, [released], { ifStartedAt: other.startedAt });
+    }
     this.observer.cacheAction?.(b.config.engine, outcome.action, outcome.result);
   }
 

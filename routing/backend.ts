@@ -123,7 +123,7 @@ export class Backend {
       },
     };
     this.queues.add(entry);
-    this.observer.queueDepth?.(this.name, ticket.configuredStage ?? ticket.stage, 1);
+    this.observer.queueDepth?.(this.name, ticket.stage, 1);
     ticket.signal?.addEventListener('abort', onAbort, { once: true });
     if (ticket.deadlineMs !== undefined) {
       const deadlineMs = ticket.deadlineMs;
@@ -136,32 +136,38 @@ export class Backend {
 
   private remove(entry: Entry): boolean {
     if (!this.queues.remove(entry)) return false;
-    this.observer.queueDepth?.(this.name, entry.ticket.configuredStage ?? entry.stage, -1);
+    this.observer.queueDepth?.(this.name, entry.stage, -1);
     return true;
   }
 
   private pump(): void {
     while (this.queues.size > 0) {
       const now = performance.now();
+      // Whether a slot is free before asking the schedulers: their picks change their state (fair's credit).
+      const free = this.free(now);
+      if (free.length === 0) return this.wakeForProbe(now);
       const entry = this.queues.next(now);
-      const replica = this.pick(now, entry.ticket);
-      if (!replica) return this.wakeForProbe(now);
       this.remove(entry);
       entry.cleanup();
-      entry.resolve(this.lease(replica, entry.ticket, entry.enqueuedAt));
+      entry.resolve(this.lease(this.picker.pick(free, this.replicas, entry.ticket), entry.ticket, entry.enqueuedAt));
     }
+  }
+
+  /** The replicas that can take a request now: a slot free, the circuit admitting. */
+  private free(now: number): Replica[] {
+    return this.replicas.filter((r) => r.inFlight < this.maxConcurrency && r.circuit.admits(now));
   }
 
   /** The replica for a request among those that can take one now; undefined when none can. */
   private pick(now: number, ticket: Ticket): Replica | undefined {
-    const free = this.replicas.filter((r) => r.inFlight < this.maxConcurrency && r.circuit.admits(now));
+    const free = this.free(now);
     return free.length === 0 ? undefined : this.picker.pick(free, this.replicas, ticket);
   }
 
   private lease(replica: Replica, ticket: Ticket, enqueuedAt: number): Lease {
     replica.inFlight++;
     const probe = replica.circuit.sent();
-    const stage = ticket.configuredStage ?? ticket.stage;
+    const stage = ticket.stage;
     this.observer.inFlight?.(this.name, stage, 1);
     const queueMs = performance.now() - enqueuedAt;
     this.observer.waited?.(this.name, ticket.stage, queueMs);

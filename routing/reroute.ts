@@ -13,7 +13,9 @@ export function chooseTarget(target: Target, backends: ReadonlyMap<string, Backe
   return { target, rerouted: false }; // nothing better: the primary answers (queue, or 503)
 }
 
+/** Only a known wait counts: until its drain rate is known (a cold start) a backend is not passed over. */
 function servesSoon(backend: Backend, target: Target): boolean {
   if (backend.circuitOpen()) return false;
-  return target.rerouteWaitMs === undefined || backend.estimatedWaitMs() <= target.rerouteWaitMs;
+  const wait = backend.estimatedWaitMs();
+  return target.rerouteWaitMs === undefined || !Number.isFinite(wait) || wait <= target.rerouteWaitMs;
 }

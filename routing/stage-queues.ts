@@ -46,7 +46,7 @@ export class StageQueues<E extends QueueEntry> {
 
   add(entry: E): void {
     let queue = this.queues.get(entry.stage);
-    if (!queue) this.queues.set(entry.stage, (queue = { policy: this.policyOf(entry.ticket.configuredStage ?? entry.stage), entries: [] }));
+    if (!queue) this.queues.set(entry.stage, (queue = { policy: this.policyOf(entry.stage), entries: [] }));
     queue.entries.push(entry);
     this.count++;
   }

@@ -3,10 +3,11 @@ import type { Replica } from './replica.js';
 
 /** What a request brings to a backend's queue. */
 export interface Ticket {
-  /** The queue it waits in: the requested stage (an inferred stage has a queue of its own). */
+  /**
+   * The configured stage it maps to: the queue it waits in, with that stage's policy and weight. Never
+   * a name the client chose: queues (and their shares under `fair`) are bounded by the config.
+   */
   stage: string;
-  /** The configured stage it maps to: its queue's policy and weight, and metric labels (bounded by the config). Default `stage`. */
-  configuredStage?: string | undefined;
   run: string | undefined;
   priority: number;
   promptTokens: number;

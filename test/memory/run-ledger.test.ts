@@ -217,3 +217,36 @@ describe('releases cover every replica a run was tagged on', () => {
     expect(calls).toEqual(['http://b.test POST /flush_cache?timeout=2']);
   });
 });
+
+describe('what a global flush leaves behind', () => {
+  const flushing = (log: string[]) => ({
+    async releaseRun(run: string, replica: { url: string }, context: { othersInFlight: boolean; othersCached: boolean; underPressure: boolean }) {
+      log.push(`${run}@${replica.url}`);
+      if (context.othersInFlight || (context.othersCached && !context.underPressure)) return { action: 'global_flush', result: 'skipped' as const };
+      return { action: 'global_flush', result: 'ok' as const, wholeReplica: true };
+    },
+  });
+
+  it("a finished run whose release was skipped does not block a later run's idle flush", async () => {
+    const log: string[] = [];
+    const { begin, end, runs, settle } = await setup({ adapterOf: () => flushing(log) });
+    await end(await begin('busy', 'a'), 100); // cached on the replica while "first" ends
+    await end(await begin('first', 'a', { 'x-orla-workflow-done': 'true' }), 100);
+    await settle();
+    expect((await runs.get('first'))!.cacheActions.at(-1)).toMatchObject({ result: 'skipped' });
+    await end(await begin('busy', 'a', { 'x-orla-workflow-done': 'true' }), 100);
+    await settle();
+    expect((await runs.get('busy'))!.cacheActions.at(-1)).toMatchObject({ result: 'ok' }); // "first" is over: it protects nothing
+  });
+
+  it('clears every run from the ledger of the replica it flushed', async () => {
+    const log: string[] = [];
+    const { begin, end, store, memory, settle } = await setup({ adapterOf: () => flushing(log) });
+    await end(await begin('a', 'a'), 500);
+    await end(await begin('b', 'a'), 450); // 950 of 1000 tokens: pressure
+    await memory.pressure.tick();
+    await settle();
+    expect(log).toEqual([`a@${HEAVY}`]); // the first release flushed the replica: nothing left to free
+    expect(await store.runsOn(HEAVY)).toEqual([]);
+  });
+});

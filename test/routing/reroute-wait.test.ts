@@ -46,7 +46,18 @@ const chat = (stage: string) =>
 const primaryState = async () => ((await (await fetch(`${gateway.url}/v1/backends`)).json()).data as { name: string; waiting: number }[]).find((b) => b.name === 'primary')!;
 
 it('sends a request to the fallback when the primary\'s estimated wait is over the stage\'s reroute_wait_ms, and only then', async () => {
-  // Two calls served: the primary's drain rate is known.
+  // A cold start: one call in flight, one waiting, no drain rate known yet. An unknown wait is no
+  // reason to leave the primary, whatever the bound.
+  const cold = [chat('filler'), chat('filler')];
+  await until(async () => held.length === 1 && (await primaryState()).waiting === 1, 'a cold primary with one call waiting');
+  const patientCold = chat('patient');
+  await until(async () => (await primaryState()).waiting === 2, 'the patient request to wait on the cold primary');
+  for (let i = 0; i < 3; i++) await answerNext();
+  expect((await patientCold).headers.get('x-orla-backend')).toBe('primary');
+  expect((await Promise.all(cold)).map((r) => r.status)).toEqual([200, 200]);
+  expect(spare.received).toHaveLength(0);
+
+  // Served calls: the primary's drain rate is known.
   for (let i = 0; i < 2; i++) {
     const warm = chat('filler');
     await answerNext();

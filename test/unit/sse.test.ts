@@ -126,7 +126,7 @@ describe('errors and tool calls the engine reports inside the stream', () => {
     const { out, outcome } = await relay([content, vllmError, 'data: [DONE]\n\n'], false);
     expect(out.join('')).toBe(content + vllmError + 'data: [DONE]\n\n');
     expect(outcome.error?.status).toBe(500);
-    expect(outcome.error?.message).toBe('backend x: the engine reported an error mid-stream: boom');
+    expect(outcome.error?.message).toBe('backend x: the engine reported an error mid-stream (InternalServerError)'); // not its text: it may quote the prompt
     const clientFault = await relay([vllmError.replace('"code": 500', '"code": 400')], false);
     expect(clientFault.outcome.error?.status).toBe(400);
   });
@@ -158,7 +158,7 @@ describe('errors and tool calls the engine reports inside the stream', () => {
     const failed = event('response.failed', { response: { status: 'failed', error: { code: 'server_error', message: 'died' } } });
     expect((await relay([failed], false, false, true)).outcome.error?.status).toBe(502);
     const error = event('error', { code: 'rate_limit_exceeded', message: 'slow down' });
-    expect((await relay([error], false, false, true)).outcome.error?.message).toContain('slow down');
+    expect((await relay([error], false, false, true)).outcome.error?.message).toContain('(rate_limit_exceeded)');
   });
 });
 

@@ -61,7 +61,11 @@ export class FetchUpstream implements UpstreamClient {
       for await (const part of body) parts.push(part);
       return new Uint8Array(await new Blob(parts as BlobPart[]).arrayBuffer());
     };
-    return { status: response.status, headers, body, readAll, cancel: () => void reader?.cancel().catch(() => {}) };
+    const cancel = () => {
+      request.signal?.removeEventListener('abort', onAbort); // a body never read never runs the generator's finally
+      void reader?.cancel().catch(() => {});
+    };
+    return { status: response.status, headers, body, readAll, cancel };
   }
 
   describeError(err: unknown, backend: string): OrlaError {

@@ -27,7 +27,7 @@ export function sglangCache(call: EngineCall): CacheAdapter {
         return { action: 'global_flush', result: 'skipped', detail: 'other runs are active or cached on the replica: left to the radix LRU' };
       }
       const res = await call(replica.url, { method: 'POST', path: `/flush_cache?timeout=${FLUSH_WAIT_S}`, admin: true, timeoutMs: (FLUSH_WAIT_S + 5) * 1000 });
-      if (res.status === 200) return { action: 'global_flush', result: 'ok' };
+      if (res.status === 200) return { action: 'global_flush', result: 'ok', wholeReplica: true };
       if (res.status === 400) return { action: 'global_flush', result: 'refused', detail: `SGLang did not flush: ${res.text.trim().split('\n')[0]}` };
       if (res.status === 401 || res.status === 403) {
         return { action: 'global_flush', result: 'refused', detail: `status ${res.status}: the server wants its admin key (set the backend's admin_api_key)` };

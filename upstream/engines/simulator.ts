@@ -26,7 +26,7 @@ export function simulatorCache(call: EngineCall): CacheAdapter {
         return { action: 'global_flush', result: 'skipped', detail: 'session flush freed nothing; other requests are in flight on the replica' };
       }
       const flush = await call(replica.url, { method: 'POST', path: '/flush_cache' });
-      if (flush.status === 200) return { action: 'global_flush', result: 'ok', detail: 'session flush freed nothing' };
+      if (flush.status === 200) return { action: 'global_flush', result: 'ok', detail: 'session flush freed nothing', wholeReplica: true };
       if (flush.status === 400) return { action: 'global_flush', result: 'refused', detail: 'the simulator had running or waiting requests' };
       return { action: 'global_flush', result: 'failed', detail: `status ${flush.status}` };
     },

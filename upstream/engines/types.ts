@@ -33,6 +33,8 @@ export interface ActionResult {
   action: string;
   result: CacheResult;
   detail?: string | undefined;
+  /** The action dropped the replica's whole cache (every run's prefix there), not only this run's. */
+  wholeReplica?: boolean;
 }
 
 export interface ReplicaRef {

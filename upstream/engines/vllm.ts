@@ -30,7 +30,7 @@ export function vllmCache(call: EngineCall, now: () => number = Date.now): Cache
         return { action: 'reset_prefix_cache', result: 'unsupported', detail: 'server not in dev mode' };
       }
       return res.status === 200
-        ? { action: 'reset_prefix_cache', result: 'ok', detail: 'asked; vLLM does not say whether it reset' }
+        ? { action: 'reset_prefix_cache', result: 'ok', detail: 'asked; vLLM does not say whether it reset', wholeReplica: true }
         : { action: 'reset_prefix_cache', result: 'failed', detail: `status ${res.status}` };
     },
     async usage(replica) {
