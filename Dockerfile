@@ -37,6 +37,6 @@ EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
   CMD ["node", "/usr/local/lib/orla/probe.mjs", "http://127.0.0.1:8080/health"]
 ENTRYPOINT ["/usr/local/lib/orla/entrypoint.sh"]
-# 0.0.0.0: reachable through the published port. The drain is kept under docker stop's 10 s grace
-# (raise both together: docker run --stop-timeout 60 … serve --drain-timeout 55).
-CMD ["serve", "--host", "0.0.0.0", "--port", "8080", "--drain-timeout", "8"]
+# 0.0.0.0: reachable through the published port. In-flight requests get 5 s to finish on SIGTERM, well
+# inside docker stop's 10 s grace (raise both together: docker run --stop-timeout 60 … serve --drain-timeout 55).
+CMD ["serve", "--host", "0.0.0.0", "--port", "8080", "--drain-timeout", "5"]

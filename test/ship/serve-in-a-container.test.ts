@@ -79,13 +79,14 @@ describe('ORLA_CONFIG', () => {
 
 describe('serve --drain-timeout', () => {
   it('bounds how long a SIGTERM waits for a stream still running, and the process exits 0', async () => {
-    // The embedded default's engines run in real time: 4,000 tokens take far longer than the drain.
-    const { child, url } = await serve(['--drain-timeout', '0.5'], {});
+    // The embedded default's engines run in real time: 4,000 tokens (ignore_eos: no early stop) take
+    // half a minute, far longer than the drain.
+    const { child, url } = await serve(['--drain-timeout', '1'], {});
     try {
       const res = await fetch(`${url}/v1/chat/completions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'any', stream: true, max_tokens: 4000, messages: [{ role: 'user', content: 'write at length' }] }),
+        body: JSON.stringify({ model: 'any', stream: true, max_tokens: 4000, ignore_eos: true, messages: [{ role: 'user', content: 'write at length' }] }),
       });
       expect(res.status).toBe(200);
       const reader = res.body!.getReader();
@@ -94,7 +95,9 @@ describe('serve --drain-timeout', () => {
       const signalled = Date.now();
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
-      expect(Date.now() - signalled).toBeLessThan(5_000);
+      const took = Date.now() - signalled;
+      expect(took).toBeGreaterThanOrEqual(900); // the stream was waited for…
+      expect(took).toBeLessThan(5_000); // …up to the drain timeout, not to its end
       await reader.cancel().catch(() => {});
     } finally {
       child.kill('SIGKILL');
