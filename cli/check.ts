@@ -2,21 +2,22 @@ import { dirname, resolve } from 'node:path';
 import { Command } from 'commander';
 import { describeStage, type MappedStage } from '../config/mappers.js';
 import { stagesUnder } from '../config/variants.js';
-import { exitOnConfigError, resolveConfig } from './config.js';
+import { configFile, exitOnConfigError, resolveConfig } from './config.js';
 import { preflight } from './preflight.js';
 
 /** `orla check`: validate a config and print the resolved mapping. */
 export function checkCommand(): Command {
   return new Command('check')
     .description('validate a configuration and print the resolved stage mapping')
-    .option('-c, --config <file>', 'YAML or JSON configuration file (default: the embedded default)')
+    .option('-c, --config <file>', 'YAML or JSON configuration file (default: $ORLA_CONFIG, else the embedded default)')
     .action(async (options: { config?: string }) => {
       const config = await resolveConfig(options).catch(exitOnConfigError);
       // What `serve` would reject before listening (schedulers, policy and mapper modules; the models
       // only with verify_models), module paths relative to the config file as in `serve`.
-      const baseDir = options.config ? dirname(resolve(options.config)) : process.cwd();
+      const file = configFile(options.config);
+      const baseDir = file ? dirname(resolve(file)) : process.cwd();
       await preflight(config, { baseDir, verifyModels: true }).catch(exitOnConfigError);
-      const lines = [`config ok: ${options.config ?? 'the embedded default'}`, '', 'backends:'];
+      const lines = [`config ok: ${file ?? 'the embedded default'}`, '', 'backends:'];
       for (const [name, b] of Object.entries(config.backends)) {
         const where = b.urls ? b.urls.join(', ') : `in-process simulator (${b.profile ?? 'default profile'})`;
         lines.push(`  ${name}: ${b.engine} · ${where} · max_concurrency ${b.max_concurrency} · queue_limit ${b.queue_limit}`);

@@ -4,13 +4,25 @@ import { ListenError } from '../gateway/server.js';
 import type { Config } from '../config/schema.js';
 import { profileNames } from '../simulator/profiles.js';
 
-/** The config a command runs with: the file, or the embedded default; `--host`/`--port` win. */
-export async function resolveConfig(options: { config?: string; host?: string; port?: number }): Promise<Config> {
-  const config = options.config
-    ? await loadConfigFile(options.config, { simulatorProfiles: profileNames() })
-    : defaultConfig();
+export interface ConfigOptions {
+  config?: string;
+  host?: string;
+  port?: number;
+  drainTimeout?: number;
+}
+
+/** The config file a command reads: `--config`, else `$ORLA_CONFIG` (a path); undefined: the embedded default. */
+export function configFile(flag: string | undefined): string | undefined {
+  return flag ?? (process.env.ORLA_CONFIG || undefined);
+}
+
+/** The config a command runs with: the file (see configFile), or the embedded default; the flags win. */
+export async function resolveConfig(options: ConfigOptions): Promise<Config> {
+  const file = configFile(options.config);
+  const config = file ? await loadConfigFile(file, { simulatorProfiles: profileNames() }) : defaultConfig();
   if (options.host !== undefined) config.server.host = options.host;
   if (options.port !== undefined) config.server.port = options.port;
+  if (options.drainTimeout !== undefined) config.server.drain_timeout_s = options.drainTimeout;
   return config;
 }
 

@@ -1,19 +1,21 @@
 import { dirname, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { startGateway } from '../gateway/server.js';
-import { exitOnConfigError, exitOnStartError, parsePort, resolveConfig } from './config.js';
+import { configFile, exitOnConfigError, exitOnStartError, parsePort, resolveConfig, type ConfigOptions } from './config.js';
 import { preflight } from './preflight.js';
 
 export function serveCommand(): Command {
   return new Command('serve')
     .description('run the gateway (no --config: the embedded default, two simulated engines and the customer-support stages)')
-    .option('-c, --config <file>', 'YAML or JSON configuration file')
+    .option('-c, --config <file>', 'YAML or JSON configuration file (default: $ORLA_CONFIG, else the embedded default)')
     .option('--host <host>', 'address to listen on (overrides server.host)')
     .option('-p, --port <port>', 'port to listen on (overrides server.port)', portArgument)
-    .action(async (options: { config?: string; host?: string; port?: number }) => {
+    .option('--drain-timeout <seconds>', 'on SIGTERM, how long in-flight requests may take (overrides server.drain_timeout_s)', secondsArgument)
+    .action(async (options: ConfigOptions) => {
       const config = await resolveConfig(options).catch(exitOnConfigError);
       // Module paths in a config (custom policies, mappers) are relative to the config file.
-      const baseDir = options.config ? dirname(resolve(options.config)) : process.cwd();
+      const file = configFile(options.config);
+      const baseDir = file ? dirname(resolve(file)) : process.cwd();
       // Every config mistake at once (the same check as `orla check`), before anything starts.
       await preflight(config, { baseDir, verifyModels: false }).catch(exitOnConfigError);
       const gateway = await startGateway(config, { baseDir }).catch(exitOnStartError);
@@ -35,6 +37,12 @@ export function serveCommand(): Command {
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));
     });
+}
+
+function secondsArgument(value: string): number {
+  const seconds = Number(value);
+  if (value.trim() === '' || !Number.isFinite(seconds) || seconds < 0) throw new InvalidArgumentError(`not a number of seconds: ${value}`);
+  return seconds;
 }
 
 function portArgument(value: string): number {

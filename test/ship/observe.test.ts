@@ -1,0 +1,98 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { defaultConfig } from '../../config/defaults.js';
+import type { RunningGateway } from '../../gateway/server.js';
+import { startTestGateway } from '../helpers/gateway.js';
+
+// The observe profile: Prometheus scrapes the gateway, and every query on the provisioned Grafana
+// dashboard asks for a metric the gateway exports, by labels that metric has.
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const read = (path: string) => readFileSync(`${ROOT}/${path}`, 'utf8');
+
+interface Panel {
+  type: string;
+  title: string;
+  targets?: { expr: string }[];
+  datasource?: { uid: string };
+}
+const dashboard = JSON.parse(read('deploy/observe/grafana/dashboards/orla.json')) as { uid: string; panels: Panel[] };
+const queries = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
+
+let gateway: RunningGateway;
+/** Metric family → its type, and → the label names its samples carry (families with samples only). */
+const families = new Map<string, string>();
+const labelsOf = new Map<string, Set<string>>();
+
+beforeAll(async () => {
+  const config = defaultConfig();
+  gateway = await startTestGateway({ ...config, server: {} });
+  const completion = await fetch(`${gateway.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-orla-stage': 'classify' },
+    body: JSON.stringify({ model: 'any', messages: [{ role: 'user', content: 'hello' }], max_tokens: 3 }),
+  });
+  expect(completion.status).toBe(200);
+  await completion.arrayBuffer();
+  const text = await (await fetch(`${gateway.url}/metrics`)).text();
+  for (const line of text.split('\n')) {
+    const type = /^# TYPE (\S+) (\S+)/.exec(line);
+    if (type) families.set(type[1]!, type[2]!);
+    const sample = /^([a-z_:]+)\{([^}]*)\}/.exec(line);
+    if (sample) {
+      const names = labelsOf.get(sample[1]!) ?? new Set<string>();
+      for (const [, name] of sample[2]!.matchAll(/(\w+)="/g)) names.add(name!);
+      labelsOf.set(sample[1]!, names);
+    }
+  }
+});
+afterAll(() => gateway?.close());
+
+describe('the Grafana dashboard', () => {
+  it('covers requests, latency, queue wait, cache actions and cost, per stage and backend', () => {
+    const all = queries.map((q) => q.expr).join('\n');
+    for (const metric of ['orla_requests_total', 'orla_request_duration_seconds_bucket', 'orla_queue_wait_seconds_bucket', 'orla_cache_actions_total', 'orla_cost_usd_total']) {
+      expect(all).toContain(metric);
+    }
+    expect(all).toMatch(/by \(stage, backend\)/);
+    for (const panel of dashboard.panels.filter((p) => p.type !== 'row')) expect(panel.datasource?.uid).toBe('prometheus');
+  });
+
+  it('asks only for metrics the gateway exports, grouped and filtered by labels they carry', () => {
+    expect(queries.length).toBeGreaterThan(10);
+    for (const { panel, expr } of queries) {
+      const metrics = [...new Set(expr.match(/orla_[a-z_]+/g))];
+      expect(metrics, panel).toHaveLength(1);
+      const metric = metrics[0]!;
+      const family = metric.replace(/_(bucket|sum|count)$/, '');
+      expect(families.has(family), `${panel}: ${metric}`).toBe(true);
+      const used = new Set([
+        ...[...expr.matchAll(/by \(([^)]*)\)/g)].flatMap((m) => m[1]!.split(',').map((l) => l.trim())),
+        ...[...expr.matchAll(/(\w+)(?:=~|!~|!=|=)"/g)].map((m) => m[1]!),
+      ]);
+      const known = labelsOf.get(metric);
+      if (!known) continue; // no sample yet (nothing rejected, cached or mapped): the family check above stands
+      for (const label of used) expect(known.has(label), `${panel}: ${metric} has no label ${label}`).toBe(true);
+    }
+  });
+});
+
+describe('Prometheus', () => {
+  it('scrapes the gateway at the alias every gateway service answers to', () => {
+    const prometheus = parseYaml(read('deploy/observe/prometheus.yml')) as { scrape_configs: { metrics_path: string; static_configs: { targets: string[] }[] }[] };
+    const [job] = prometheus.scrape_configs;
+    expect(job!.metrics_path).toBe('/metrics');
+    expect(job!.static_configs[0]!.targets).toEqual(['gateway:8080']);
+    const compose = parseYaml(read('compose.yaml'), { merge: true }) as { services: Record<string, { networks?: { default?: { aliases?: string[] } } }> };
+    for (const name of ['gateway-sim', 'gateway-gpu', 'gateway-laptop']) {
+      expect(compose.services[name]!.networks?.default?.aliases).toContain('gateway');
+    }
+  });
+
+  it('is Grafana\'s provisioned datasource, under the uid the dashboard uses', () => {
+    const provisioned = parseYaml(read('deploy/observe/grafana/provisioning/datasources/prometheus.yaml')) as { datasources: { uid: string; url: string }[] };
+    expect(provisioned.datasources).toEqual([expect.objectContaining({ uid: 'prometheus', url: 'http://prometheus:9090' })]);
+  });
+});
