@@ -54,6 +54,8 @@ export interface RunRecord {
   costUsd: number;
   /** Set while the latest response ended in tool calls and no call has come since: the run waits on a tool. */
   toolWaitSince?: number;
+  /** With tracing on: the trace its latest call belongs to (derived from the run's id, or the client's traceparent). */
+  traceId?: string;
 
   // memory/'s facts about the run's cache.
   /** Per backend: this run's calls planned there and not over yet. */

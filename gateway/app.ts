@@ -14,6 +14,7 @@ import { backendsApi } from './backends-api.js';
 import { workflowsApi } from './workflows-api.js';
 import { readiness } from './ready.js';
 import type { RouteKind } from './validate.js';
+import type { Tracing } from './tracing/types.js';
 
 export interface GatewayDeps<R> {
   config: Config;
@@ -23,6 +24,8 @@ export interface GatewayDeps<R> {
   platform: Platform<R>;
   metrics: GatewayMetrics;
   log: Logger;
+  /** Spans of each call; off when absent. */
+  tracing?: Tracing;
 }
 
 export interface Gateway<R> {
@@ -51,6 +54,7 @@ export function createApp<R>(deps: GatewayDeps<R>): Gateway<R> {
   const sendError = (req: R, exchange: Exchange | undefined, err: unknown): Response => {
     const error = asOrlaError(err);
     if (error.status === 500) log.error({ err }, 'unexpected error');
+    exchange?.trace.failed(err);
     exchange?.finish(error.status, undefined, error.message);
     const headers = { ...error.headers(), ...(exchange ? { 'x-request-id': exchange.id } : {}) };
     return platform.send(req, { status: error.status, headers }, error.body());
@@ -66,6 +70,7 @@ export function createApp<R>(deps: GatewayDeps<R>): Gateway<R> {
     metrics,
     bodyLimitBytes: Math.round(config.server.body_limit_mb * 1024 * 1024),
     gatewayAuth: config.server.api_keys.length > 0,
+    tracing: deps.tracing,
   };
   const checkApiKey = config.server.api_keys.length > 0 ? apiKeyCheck(config.server.api_keys) : undefined;
   const proxied = new Map<string, (req: R) => Promise<Response>>();

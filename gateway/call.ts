@@ -6,6 +6,7 @@ import type { Identity } from '../sessions/identity.js';
 import type { RunRecord } from '../state.js';
 import type { Exchange } from './exchange.js';
 import type { Incoming } from './request.js';
+import type { CallTrace } from './tracing/types.js';
 
 /**
  * One proxied request on its way through the gateway, as each step of the path left it: the client's
@@ -31,4 +32,6 @@ export interface Call {
   stripUsageChunk: boolean;
   /** What mapping it cost (a classifier call): part of its X-Orla-Cost-Usd and its run's cost. */
   mappingCostUsd: number;
+  /** Its spans (gateway/tracing/): each step reports to it; a no-op when tracing is off. */
+  trace: CallTrace;
 }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Identity } from '../sessions/identity.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Usage } from './usage.js';
+import { NO_CALL_TRACE, type CallTrace } from './tracing/types.js';
 
 /** One request's path through the gateway: what it was mapped to and when things happened. Finished once. */
 export class Exchange {
@@ -20,6 +21,8 @@ export class Exchange {
   overheadMs: number | undefined;
   /** This completion's cost at its backend's prices (a classifier's call is counted under its own stage). */
   costUsd: number | undefined;
+  /** The call's spans, once it is identified: an error sent for it ends them (tracing off: a no-op). */
+  trace: CallTrace = NO_CALL_TRACE;
   private finished = false;
 
   constructor(

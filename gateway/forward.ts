@@ -24,19 +24,20 @@ export async function forward<R>(req: R, deps: ProxyDeps<R>, call: Call): Promis
   let serialized: string | undefined;
   let dispatched: Awaited<ReturnType<typeof dispatch>>;
   try {
-    dispatched = await dispatch(backend, ticketOf(call), (replica) => {
+    dispatched = await dispatch(backend, ticketOf(call), (replica, lease) => {
       client = replica.client;
       const tagged = plan ? deps.memory.tag(plan, replica.url, body, headers) : { body, headers };
       const text = tagged.body === body ? (serialized ??= JSON.stringify(body)) : JSON.stringify(tagged.body);
       sentAt = performance.now();
-      return { method: 'POST', path: call.path, headers: tagged.headers, body: text, signal };
-    });
+      return { method: 'POST', path: call.path, headers: call.trace.attempt(replica.url, lease, tagged.headers), body: text, signal };
+    }, call.trace.dispatch);
   } catch (err) {
     const error = asOrlaError(err);
     settle(deps, call, undefined, { status: error.status, neutral: error.status === 499, error: error.message });
     throw err;
   }
   const { lease, response: upstream } = dispatched;
+  call.trace.responded(upstream.status);
   const respondedAt = performance.now();
   const orlaMs = sentAt - exchange.started - lease.queueMs; // parse, map, queue bookkeeping; not the wait
   const head: ResponseHead['headers'] = addReturnedHeaders(responseHeaders(call), upstream.headers);

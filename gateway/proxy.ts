@@ -13,6 +13,7 @@ import type { GatewayMetrics } from './metrics.js';
 import type { Platform } from './platform.js';
 import { readRequest } from './request.js';
 import type { RouteKind } from './validate.js';
+import { NO_TRACING, type Tracing } from './tracing/index.js';
 
 export interface ProxyDeps<R> {
   mapper: StageMapper;
@@ -26,6 +27,8 @@ export interface ProxyDeps<R> {
   gatewayAuth: boolean;
   /** Where accounting that fails off the client's path is reported. */
   onBackgroundError(err: unknown): void;
+  /** Spans of each call (gateway/tracing/); off when absent. */
+  tracing?: Tracing;
 }
 
 export const ROUTE_PATHS: Record<RouteKind, string> = {
@@ -43,18 +46,21 @@ export const ROUTE_PATHS: Record<RouteKind, string> = {
  */
 export function proxyRoute<R>(kind: RouteKind, deps: ProxyDeps<R>) {
   const path = ROUTE_PATHS[kind];
+  const tracing = deps.tracing ?? NO_TRACING;
   return async (req: R, exchange: Exchange): Promise<Response> => {
     exchange.route = path;
     const incoming = await readRequest(kind, deps.platform, req, deps.bodyLimitBytes);
     const { body } = incoming;
     const identity = identify(incoming.orla, body);
     exchange.identify(identity);
+    const trace = (exchange.trace = tracing.call(kind, exchange, identity, incoming)); // a failure from here on ends it (app.ts)
 
     const gone = deps.platform.clientGone(req);
     const deadlineAt = identity.deadlineMs === undefined ? undefined : exchange.started + identity.deadlineMs;
     // A real AbortSignal only for a mapper that asks for one (a classifier call): it costs CPU.
-    const mapped = await deps.mapper.map({ identity, body, deadlineAt, get signal() { return gone.signal; } });
+    const mapped = await deps.mapper.map({ identity, body, deadlineAt, trace: trace.mapping, get signal() { return gone.signal; } });
     const { target } = chooseTarget(mapped, deps.backends);
+    trace.mapped(mapped, target);
     const backend = deps.backends.get(target.backend)!;
     exchange.stage = target.stage;
     exchange.backend = backend.name;
@@ -66,9 +72,9 @@ export function proxyRoute<R>(kind: RouteKind, deps: ProxyDeps<R>) {
     let plan: Call['plan'];
     if (identity.run !== undefined) {
       const now = Date.now();
-      const ops = [...beginOps(identity, model, now), ...deps.memory.beginOps(backend.name)];
+      const ops = [...beginOps(identity, model, now), ...deps.memory.beginOps(backend.name), ...trace.runOps];
       run = await deps.runs.begin({ ...identity, run: identity.run }, ops, now);
-      plan = deps.memory.plan({ run, backend: backend.name, stage, configuredStage: target.stage, cache: identity.cache, workflowDone: identity.workflowDone }, now);
+      plan = deps.memory.plan({ run, backend: backend.name, stage, configuredStage: target.stage, cache: identity.cache, workflowDone: identity.workflowDone, cause: trace.cause }, now);
     }
     const { stripUsageChunk } = toEngineRequest(body, { path, model: target.model, params: target.params, priority: identity.priority, backend: backend.config });
     const call: Call = {
@@ -76,6 +82,7 @@ export function proxyRoute<R>(kind: RouteKind, deps: ProxyDeps<R>) {
       streaming: body.stream === true,
       stripUsageChunk,
       mappingCostUsd: mapped.mapped?.costUsd ?? 0,
+      trace,
     };
     return forward(req, deps, call);
   };

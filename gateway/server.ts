@@ -11,9 +11,11 @@ import { UndiciUpstream } from '../upstream/clients/undici.js';
 import { startSimulator } from '../simulator/index.js';
 import { createApp } from './app.js';
 import { createCore } from './core.js';
+import type { MemoryObserver } from '../memory/index.js';
 import { GatewayMetrics } from './metrics.js';
 import { nodeListener } from './node/listener.js';
 import { nodePlatform } from './node/platform.js';
+import { createTracing } from './tracing/index.js';
 
 // The Node entry: in-process simulators for the backends that ask for them, undici pools for the
 // rest, and the proxied routes served straight from node:http (the rest of the app through Hono).
@@ -25,12 +27,16 @@ export interface RunningGateway {
   backendUrls: Record<string, readonly string[]>;
   /** Stops accepting, lets in-flight requests finish (up to the drain timeout), then frees everything. */
   close(): Promise<void>;
+  /** OpenTelemetry traces: whether they are on, and a flush of every span ended so far to the collector. */
+  traces: { readonly enabled: boolean; flush(): Promise<void> };
 }
 
 export interface StartOptions {
   log?: Logger;
   /** Where module paths in the config (custom policies) are relative to; default: the working directory. */
   baseDir?: string;
+  /** Where the OTEL_* variables are read; default: the process's environment. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 export async function startGateway(config: Config, options: StartOptions = {}): Promise<RunningGateway> {
@@ -60,9 +66,23 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     await freeAll();
     throw new ConfigError(modelProblems);
   }
-  const core = createCore(config, backends, { observer: metrics, log });
+  const tracing = await createTracing(config, { env: options.env ?? process.env, log, registry: metrics.registry, queued: (name) => backends.get(name)?.queued ?? 0 }).catch(async (err: unknown) => {
+    await freeAll();
+    throw err;
+  });
+  // The last spans go out, but a collector that does not answer never holds up the stop.
+  const shutdownTracing = () => Promise.race([tracing.shutdown().catch(() => undefined), new Promise<void>((resolve) => setTimeout(resolve, 2_000).unref())]);
+  // Cache actions join the trace of the call that set them off (or the run's, when none did).
+  const observer: MemoryObserver = !tracing.enabled
+    ? metrics
+    : {
+        cacheAction: (engine, action, result) => metrics.cacheAction(engine, action, result),
+        runEnded: (why) => metrics.runEnded(why),
+        actionRecorded: (run, action, startedAt, cause) => tracing.cacheAction(run, action, startedAt, cause),
+      };
+  const core = createCore(config, backends, { observer, log });
   core.start();
-  const gateway = createApp({ config, backends, mapper, core, platform: nodePlatform, metrics, log });
+  const gateway = createApp({ config, backends, mapper, core, platform: nodePlatform, metrics, log, tracing });
 
   const server = await new Promise<Server>((resolve, reject) => {
     const s = createServer(nodeListener(gateway, log));
@@ -72,6 +92,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     // A taken port or an unknown host: free what already started, so the process can end.
     await core.stop();
     await freeAll();
+    await shutdownTracing();
     throw listenFailure(err, config.server.host, config.server.port) ?? err;
   });
   server.keepAliveTimeout = 65_000; // longer than common client pools', so they never reuse a closing socket
@@ -92,6 +113,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       await core.stop();
       await closeBackends(backends);
       await Promise.all(simulators.map(([, sim]) => sim.close()));
+      await shutdownTracing();
     })());
 
   return {
@@ -99,6 +121,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     port,
     backendUrls: Object.fromEntries([...backends].map(([name, b]) => [name, b.replicas.map((r) => r.url)])),
     close,
+    traces: { enabled: tracing.enabled, flush: () => tracing.forceFlush() },
   };
 }
 

@@ -32,6 +32,7 @@ export function settle<R>(deps: ProxyDeps<R>, call: Call, lease: Lease | undefin
   lease?.release(ending.neutral ? 'neutral' : status >= 500 ? 'failure' : 'success', usage ? usage.promptTokens + usage.completionTokens : undefined);
   call.exchange.costUsd = usage ? costUsd : undefined;
   call.exchange.finish(status, usage, ending.error);
+  call.trace.ended(call, lease, ending, costUsd);
   const { run, plan } = call;
   if (!run || !plan) return;
   const now = Date.now();

@@ -42,6 +42,7 @@ function summary(run: RunRecord) {
     stages: run.stages,
     tokens: { prompt: run.promptTokens, cached: run.cachedTokens, completion: run.completionTokens },
     cost_usd: run.costUsd,
+    trace_id: run.traceId ?? null,
   };
 }
 

@@ -51,7 +51,7 @@ export class Memory {
   plan(input: PlanInput, now = Date.now()): CachePlan {
     if (input.run.toolWaitSince !== undefined) this.toolWait.observe(now - input.run.toolWaitSince); // the tool has answered
     const plan = planCall(input, this.policy, this.stageHints, this.config.memory.affinity);
-    for (const { backend, replicas } of plan.leaving) for (const replica of replicas) void this.releaser.release(input.run, backend, replica, 'backend-switch');
+    for (const { backend, replicas } of plan.leaving) for (const replica of replicas) void this.releaser.release(input.run, backend, replica, 'backend-switch', { cause: input.cause });
     return plan;
   }
 
@@ -92,17 +92,17 @@ export class Memory {
    */
   after(plan: CachePlan, releases: readonly Release[], run: RunRecord | undefined, endedRun: boolean): void {
     if (!run) return;
-    if (run.completed) return this.ended(run, endedRun ? 'workflow-done' : run.completed.by);
+    if (run.completed) return this.ended(run, endedRun ? 'workflow-done' : run.completed.by, plan.cause);
     for (const { backend, replicas, reason } of releases) {
-      for (const replica of replicas) void this.releaser.release(run, backend, replica, reason, { landed: true });
+      for (const replica of replicas) void this.releaser.release(run, backend, replica, reason, { landed: true, cause: plan.cause });
     }
   }
 
-  /** The run has ended (done, completed, idle, evicted): release what it holds, as the policy says. */
-  ended(run: RunRecord, by: CompletedBy): void {
+  /** The run has ended (done, completed, idle, evicted): release what it holds, as the policy says; `cause`: the call that ended it, for tracing. */
+  ended(run: RunRecord, by: CompletedBy, cause?: unknown): void {
     if (by === 'idle' || by === 'evicted') this.observer.runEnded?.(by);
     const keep = this.policy.decide({ event: 'end', hint: 'auto', toolCalls: false, deferred: false }) !== 'release';
-    this.releaser.releaseAll(run, `completed:${by}`, keep);
+    this.releaser.releaseAll(run, `completed:${by}`, keep, cause);
   }
 
   /** Resolves once no release is under way: what a gateway waits for before it stops. */

@@ -28,6 +28,8 @@ export interface CachePlan {
   tagged: string[];
   /** What the engine's adapter asked to hear when the call's requests end (a slot free again). */
   ended: (() => void)[];
+  /** The call's trace (opaque here): what its releases report as their cause. */
+  cause?: unknown;
 }
 
 export interface PlanInput {
@@ -39,6 +41,8 @@ export interface PlanInput {
   /** X-Orla-Cache of the request. */
   cache: CacheHint | undefined;
   workflowDone: boolean;
+  /** The call's trace (opaque to memory), passed on to the releases it sets off. */
+  cause?: unknown;
 }
 
 /** Memory's part of a call's start: the call is in flight on its backend. */
@@ -83,6 +87,7 @@ export function planCall(input: PlanInput, policy: CachePolicy, stageHints: Read
     contextBefore: run.contextTokens,
     tagged: [],
     ended: [],
+    cause: input.cause,
   };
 }
 

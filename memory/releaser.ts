@@ -5,6 +5,8 @@ import type { MemoryBackend } from './types.js';
 
 export interface MemoryObserver {
   cacheAction?(engine: string, action: string, result: string): void;
+  /** A cache action was carried out for `run` from `startedAt` (performance.now()) until now; `cause` is what the call that set it off passed (tracing). */
+  actionRecorded?(run: RunRecord, action: CacheActionRecord, startedAt: number, cause: unknown): void;
   runEnded?(why: 'idle' | 'evicted'): void;
 }
 
@@ -13,6 +15,8 @@ export interface ReleaseOptions {
   underPressure?: boolean;
   /** The run's call has just completed there (its tokens may not be in the record yet). */
   landed?: boolean;
+  /** What set it off, for the observer (a call's trace); absent when no call did (idle, pressure). */
+  cause?: unknown;
 }
 
 /**
@@ -54,6 +58,7 @@ export class Releaser {
     const b = this.backends.get(backend);
     const adapter = this.adapters.get(backend);
     if (!b || !adapter || !b.replicas.includes(replica)) return; // the replica is gone: nothing left to free there
+    const startedAt = performance.now();
     const claim = await this.store.apply(run.id, [{ op: 'removeIn', field: 'unreleased', key: backend, item: replica }], { ifStartedAt: run.startedAt });
     const resident = run.resident[replica] ?? 0;
     if (claim.after === undefined) {
@@ -86,6 +91,7 @@ export class Releaser {
       for (const other of await this.store.runsOn(replica)) if (other.id !== run.id) await this.store.apply(other.id, [released], { ifStartedAt: other.startedAt });
     }
     this.observer.cacheAction?.(b.config.engine, outcome.action, outcome.result);
+    this.observer.actionRecorded?.(run, action, startedAt, options.cause);
   }
 
   /**
@@ -93,14 +99,14 @@ export class Releaser {
    * calls is in flight (the last call there does it). `keep`: the policy keeps the cache; Orla only
    * forgets its own assignments (a llama.cpp slot goes back to the pool, unerased).
    */
-  releaseAll(run: RunRecord, reason: string, keep = false): void {
+  releaseAll(run: RunRecord, reason: string, keep = false, cause?: unknown): void {
     for (const b of this.backends.values()) {
       if ((run.inFlightOn[b.name] ?? 0) > 0) continue;
       const urls = new Set(run.unreleased[b.name]);
       for (const url of b.replicas) if ((run.resident[url] ?? 0) > 0) urls.add(url);
       for (const url of urls) {
         if (keep) this.adapters.get(b.name)?.forget?.(run.id, url);
-        else void this.release(run, b.name, url, reason);
+        else void this.release(run, b.name, url, reason, { cause });
       }
     }
   }

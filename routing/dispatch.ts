@@ -9,6 +9,14 @@ const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 /** Failures before the engine could have started work. */
 const RETRYABLE_ERROR = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN']);
 
+/** What tracing hears of a dispatch (gateway/tracing/): each attempt's wait for a slot, and each retry. */
+export interface DispatchObserver {
+  /** An attempt is about to ask its backend for a slot. */
+  acquiring?(): void;
+  /** An attempt failed and another follows; `reason` is the engine's status or the error's code. */
+  retrying?(reason: string): void;
+}
+
 export interface Dispatched {
   lease: Lease;
   response: UpstreamResponse;
@@ -22,13 +30,14 @@ export interface Dispatched {
  * it got: what it throws is Orla's (or the client's) failure, never the replica's, so it frees the
  * slot without counting against the circuit.
  */
-export async function dispatch(backend: Backend, ticket: Ticket, prepare: (replica: Replica) => UpstreamRequest): Promise<Dispatched> {
+export async function dispatch(backend: Backend, ticket: Ticket, prepare: (replica: Replica, lease: Lease) => UpstreamRequest, observer?: DispatchObserver): Promise<Dispatched> {
   const { attempts: retries, backoff_ms: backoffMs } = backend.config.retries;
   for (let attempt = 0; ; attempt++) {
+    observer?.acquiring?.();
     const lease = await backend.acquire(attempt === 0 ? ticket : { ...ticket, deadlineMs: undefined });
     let request: UpstreamRequest;
     try {
-      request = prepare(lease.replica);
+      request = prepare(lease.replica, lease);
     } catch (err) {
       lease.release('neutral');
       throw err;
@@ -45,6 +54,7 @@ export async function dispatch(backend: Backend, ticket: Ticket, prepare: (repli
       if (attempt >= retries || !RETRYABLE_ERROR.has(errorCode(err))) {
         throw lease.replica.client.describeError(err, backend.name);
       }
+      observer?.retrying?.(errorCode(err) || 'error');
       ticket = { ...ticket, avoid: lease.replica };
       await backoff(backoffMs, attempt, ticket.signal);
       continue;
@@ -53,6 +63,7 @@ export async function dispatch(backend: Backend, ticket: Ticket, prepare: (repli
       if (attempt < retries && RETRYABLE_STATUS.has(response.status)) {
         response.cancel();
         lease.release('failure');
+        observer?.retrying?.(String(response.status));
         ticket = { ...ticket, avoid: lease.replica };
         await backoff(backoffMs, attempt, ticket.signal);
         continue;

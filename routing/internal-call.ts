@@ -14,6 +14,8 @@ export interface InternalCall {
   timeoutMs: number;
   /** The client request it serves: when that client leaves, the call is dropped too. */
   signal?: AbortSignal | undefined;
+  /** Sent along (a traceparent). */
+  headers?: Record<string, string> | undefined;
 }
 
 export interface InternalResponse {
@@ -36,7 +38,7 @@ export async function callBackend(backend: Backend, call: InternalCall): Promise
     timer.abort();
   }, call.timeoutMs);
   const signal = call.signal ? AbortSignal.any([call.signal, timer.signal]) : timer.signal;
-  const headers = { 'content-type': 'application/json', 'accept-encoding': 'identity', ...authorization(backend.config.api_key) };
+  const headers = { ...call.headers, 'content-type': 'application/json', 'accept-encoding': 'identity', ...authorization(backend.config.api_key) };
   const body = JSON.stringify(call.body);
   try {
     const { lease, response } = await dispatch(backend, { ...call.ticket, signal }, () => ({ method: 'POST', path: call.path, headers, body, signal }));

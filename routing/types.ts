@@ -1,4 +1,5 @@
 import type { Identity } from '../identity.js';
+import type { TokenUsage } from './cost.js';
 
 /** A dynamic mapper's answer: the simple or the complex side, or the fallback side when it could not decide. */
 export type Verdict = 'simple' | 'complex' | 'fallback';
@@ -36,6 +37,21 @@ export interface MapRequest {
   signal?: AbortSignal | undefined;
   /** When the request's X-Orla-Deadline-Ms passes (performance.now()): a mapper's own calls end by then. */
   deadlineAt?: number | undefined;
+  /** With tracing on: where a mapper's own calls (a classifier's) report, each as its own span. */
+  trace?: MapTrace | undefined;
+}
+
+/** A mapper's own calls as the trace sees them (gateway/tracing/). */
+export interface MapTrace {
+  /** A classifier call begins. */
+  classifying(mapper: string, backend: string, model: string): ClassifierTrace;
+}
+
+export interface ClassifierTrace {
+  /** Sent with the classifier's request: its span, as the engine's parent (traceparent). */
+  readonly headers: Record<string, string>;
+  /** How it went: the verdict, or why it fell back; what it cost. */
+  ended(outcome: { verdict?: 'simple' | 'complex'; failed?: string; status?: number; usage?: TokenUsage; costUsd: number }): void;
 }
 
 /** Chooses the target of a request. One file per implementation (routing/mappers/). */

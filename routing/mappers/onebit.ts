@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import type { OneBitConfig } from '../../config/mappers.js';
 import { OrlaError } from '../../errors.js';
 import type { Backend } from '../backend.js';
-import { costOf } from '../cost.js';
+import { costOf, type TokenUsage } from '../cost.js';
 import { callBackend } from '../internal-call.js';
 import type { MapRequest } from '../types.js';
 import { requestText } from './content.js';
@@ -14,7 +14,7 @@ export interface OneBitDeps {
   observer: MapperObserver;
 }
 
-type Outcome = { simple: boolean; costUsd: number } | { failed: FallbackReason; costUsd: number };
+type Outcome = ({ simple: boolean } | { failed: FallbackReason }) & { costUsd: number; usage?: TokenUsage | undefined; status?: number };
 
 /**
  * The Orla paper's OneBit: a light model judges each request simple or complex, and the request goes
@@ -39,7 +39,9 @@ export class OneBitMapper implements DynamicMapper {
     const key = this.verdicts ? await sha256(text) : undefined;
     const known = key === undefined ? undefined : this.verdicts?.get(key);
     if (known !== undefined) return this.side(known ? 'simple' : 'complex', 0, true);
-    const outcome = await this.classify(text, request);
+    const trace = request.trace?.classifying(this.name, this.config.classifier.backend, this.config.classifier.model);
+    const outcome = await this.classify(text, request, trace?.headers);
+    trace?.ended('failed' in outcome ? outcome : { ...outcome, verdict: outcome.simple ? 'simple' : 'complex' });
     if ('failed' in outcome) {
       this.deps.observer.classifierFailed?.(this.name, outcome.failed);
       this.deps.observer.mapped?.(this.name, 'fallback', false);
@@ -54,7 +56,7 @@ export class OneBitMapper implements DynamicMapper {
     return { ...this.config[verdict], verdict, costUsd };
   }
 
-  private async classify(text: string, request: MapRequest): Promise<Outcome> {
+  private async classify(text: string, request: MapRequest, headers: Record<string, string> | undefined): Promise<Outcome> {
     const { classifier } = this.config;
     const backend = this.deps.backends.get(classifier.backend)!;
     const messages = classifierMessages(this.prompt, text);
@@ -71,15 +73,17 @@ export class OneBitMapper implements DynamicMapper {
         // Within the request's own deadline: past it the request gets its 408 anyway.
         timeoutMs: Math.max(0, Math.min(classifier.timeout_ms, (request.deadlineAt ?? Infinity) - performance.now())),
         signal: request.signal,
+        headers,
       });
       let costUsd = 0;
       if (answer.usage) {
         costUsd = costOf(answer.usage, backend.config.price);
         this.deps.observer.internalUsage?.(backend.name, this.stage, answer.usage, costUsd);
       }
-      if (answer.status >= 300) return { failed: 'error', costUsd };
+      const { status, usage } = answer;
+      if (status >= 300) return { failed: 'error', costUsd, status, usage };
       const prediction = predictionOf(answer.json);
-      return prediction === undefined ? { failed: 'invalid', costUsd } : { simple: prediction, costUsd };
+      return prediction === undefined ? { failed: 'invalid', costUsd, status, usage } : { simple: prediction, costUsd, status, usage };
     } catch (err) {
       if (request.signal?.aborted) throw err; // the client left: nothing to route
       return { failed: err instanceof OrlaError && err.status === 504 ? 'timeout' : 'error', costUsd: 0 };
