@@ -108,6 +108,7 @@ export class CallSpans implements CallTrace {
   mapped(mapped: Target, target: Target): void {
     this.target = target;
     const span = this.mapSpan ?? this.child(`map ${target.stage}`, this.mapStart);
+    if (this.mapSpan) span.updateName(`map ${target.stage}`);
     this.mapSpan = undefined;
     const stage = this.facts.identity.stage ?? target.stage;
     const model = target.model ?? (typeof this.facts.incoming.body.model === 'string' ? this.facts.incoming.body.model : undefined);
@@ -236,7 +237,7 @@ export class CallSpans implements CallTrace {
   }
 
   private classifying(mapper: string, backend: string, model: string): ClassifierTrace {
-    this.mapSpan ??= this.child('map', this.mapStart);
+    this.mapSpan ??= this.child('map', this.mapStart); // named once the stage is known
     const span = this.tracer.startSpan(`classify ${mapper}`, { kind: SpanKind.CLIENT }, trace.setSpan(ROOT_CONTEXT, this.mapSpan));
     this.classifier = span;
     if (this.recording) span.setAttributes({ 'orla.mapper': mapper, 'orla.backend': backend, 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': model });
