@@ -116,6 +116,11 @@ export interface RunStore {
   list(limit: number): Promise<RunRecord[]>;
   /** The runs Orla believes hold tokens on a replica (the ledger behind the pressure rule and global flushes). */
   runsOn(replica: string): Promise<RunRecord[]>;
+  /**
+   * Optional, what a release asks before each call: whether a run other than `run`, not completed,
+   * holds tokens on the replica. Without it the answer comes from `runsOn` (a copy of every such run).
+   */
+  othersActiveOn?(replica: string, run: string): Promise<boolean>;
   /** Ends the runs idle past the TTL (each through `onExpired`, once). */
   sweep(now: number): Promise<void>;
   close(): Promise<void>;

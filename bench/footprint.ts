@@ -42,11 +42,15 @@ async function settledRss(pid: number): Promise<number> {
   return rss;
 }
 
-/** An engine that answers a stream's head and first chunk, then holds it open until closed. */
+/**
+ * An engine that answers a stream's head and first chunk, then holds it open until closed. Anything
+ * else (Orla's cache calls: vLLM's /reset_prefix_cache) gets a 404, as from a vLLM not in dev mode.
+ */
 async function startStallingEngine() {
   const open = new Set<ServerResponse>();
   const server = createServer((req, res) => {
     req.resume();
+    if (req.url !== '/v1/chat/completions') return void res.writeHead(404).end();
     req.on('end', () => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'stall', choices: [{ index: 0, delta: { role: 'assistant', content: 'Hel' } }] })}\n\n`);

@@ -1,6 +1,7 @@
 import type { CacheActionRecord, RunRecord, RunStore } from '../state.js';
 import { engineOf, type ActionResult, type CacheAdapter, type ReleaseContext } from '../upstream/engines/index.js';
 import { MAX_ACTIONS_KEPT } from './call-end.js';
+import { KeyedLimiter } from './limiter.js';
 import type { MemoryBackend } from './types.js';
 
 export interface MemoryObserver {
@@ -19,6 +20,8 @@ export interface ReleaseOptions {
   cause?: unknown;
 }
 
+const RELEASES_PER_REPLICA = 4;
+
 /**
  * Carries releases out through each engine's cache adapter, off the request's path, and records what
  * came of them in the run. A release first claims the replica (takes it out of the run's
@@ -27,6 +30,8 @@ export interface ReleaseOptions {
 export class Releaser {
   private readonly adapters = new Map<string, CacheAdapter>();
   private readonly pending = new Set<Promise<void>>();
+  /** Releases in flight per replica: a burst waits its turn (see KeyedLimiter). */
+  private readonly perReplica = new KeyedLimiter(RELEASES_PER_REPLICA);
 
   constructor(
     private readonly store: RunStore,
@@ -43,7 +48,7 @@ export class Releaser {
 
   /** Frees `run` on a replica of `backend`, as far as its engine allows, and records the outcome. */
   release(run: RunRecord, backend: string, replica: string, reason: string, options: ReleaseOptions = {}): Promise<void> {
-    const done = this.carryOut(run, backend, replica, reason, options).finally(() => this.pending.delete(done));
+    const done = this.perReplica.run(replica, () => this.carryOut(run, backend, replica, reason, options)).finally(() => this.pending.delete(done));
     this.pending.add(done);
     return done;
   }
@@ -71,7 +76,9 @@ export class Releaser {
       othersInFlight: b.inFlight(replica) > 0,
       // A finished run's prefix protects nothing: its own release may have been skipped (refused,
       // or others ran then), and it must not block every later idle flush on the replica.
-      othersCached: (await this.store.runsOn(replica)).some((r) => r.id !== run.id && r.completed === undefined),
+      othersCached: this.store.othersActiveOn
+        ? await this.store.othersActiveOn(replica, run.id)
+        : (await this.store.runsOn(replica)).some((r) => r.id !== run.id && r.completed === undefined),
       underPressure: options.underPressure ?? false,
       model: run.lastModel,
     };

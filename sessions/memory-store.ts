@@ -75,6 +75,13 @@ export class MemoryRunStore implements RunStore {
     });
   }
 
+  async othersActiveOn(replica: string, run: string): Promise<boolean> {
+    for (const id of this.ledger.get(replica) ?? []) {
+      if (id !== run && this.runs.peek(id, { allowStale: true })?.completed === undefined) return true;
+    }
+    return false;
+  }
+
   async sweep(): Promise<void> {
     this.runs.purgeStale();
   }

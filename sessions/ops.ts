@@ -20,7 +20,7 @@ export function applyOps(record: RunRecord, ops: readonly RunOp[]): boolean[] {
         r[op.field] = ((r[op.field] as number | undefined) ?? 0) + op.by;
         return true;
       case 'add':
-        return addUnique(listAt(r, op.field), op.item);
+        return addUnique(r, op.field, op.item);
       case 'setIn': {
         const map = mapAt(r, op.field);
         if (op.value === undefined) delete map[op.key];
@@ -34,23 +34,20 @@ export function applyOps(record: RunRecord, ops: readonly RunOp[]): boolean[] {
         else delete map[op.key];
         return true;
       }
-      case 'addIn': {
-        const map = mapAt(r, op.field);
-        return addUnique((map[op.key] ??= []) as string[], op.item);
-      }
+      case 'addIn':
+        return addUnique(mapAt(r, op.field), op.key, op.item);
       case 'removeIn': {
         const map = mapAt(r, op.field);
         const list = map[op.key] as string[] | undefined;
         const at = list ? list.indexOf(op.item) : -1;
         if (at < 0) return false;
-        list!.splice(at, 1);
-        if (list!.length === 0) delete map[op.key];
+        if (list!.length === 1) delete map[op.key];
+        else map[op.key] = list!.slice(0, at).concat(list!.slice(at + 1));
         return true;
       }
       case 'push': {
-        const list = listAt(r, op.field) as unknown[];
-        list.push(op.item);
-        if (list.length > op.keep) list.splice(0, list.length - op.keep);
+        const list = (r[op.field] ?? []) as unknown[];
+        r[op.field] = (list.length < op.keep ? list : list.slice(list.length - op.keep + 1)).concat([op.item]);
         return true;
       }
     }
@@ -58,9 +55,12 @@ export function applyOps(record: RunRecord, ops: readonly RunOp[]): boolean[] {
 }
 
 export function newRun(id: string, inferred: boolean, now: number): RunRecord {
+  // Every field from the start, the optional ones undefined: records share one shape and keep their
+  // fields in the object itself (a field added later goes to a separate property array).
   return {
-    id, inferred, startedAt: now, lastActivity: now, stages: [], backends: [], replicas: [], calls: 0, failedCalls: 0, inFlight: 0,
-    contextTokens: 0, contextGrowth: 0, promptTokens: 0, cachedTokens: 0, completionTokens: 0, costUsd: 0,
+    id, inferred, startedAt: now, lastActivity: now, completed: undefined, stages: [], backends: [], replicas: [], calls: 0, failedCalls: 0,
+    lastError: undefined, inFlight: 0, lastBackend: undefined, lastReplica: undefined, lastModel: undefined,
+    contextTokens: 0, contextGrowth: 0, promptTokens: 0, cachedTokens: 0, completionTokens: 0, costUsd: 0, toolWaitSince: undefined, traceId: undefined,
     inFlightOn: {}, resident: {}, unreleased: {}, deferredFlush: {}, cacheActions: [],
   };
 }
@@ -84,11 +84,16 @@ export function copyRun(r: RunRecord): RunRecord {
   };
 }
 
-const listAt = (r: Fields, field: string) => ((r[field] ??= []) as string[]);
 const mapAt = (r: Fields, field: string) => ((r[field] ??= {}) as Fields);
 
-function addUnique(list: string[], item: string): boolean {
+/**
+ * Adds `item` to the list at `owner[key]` unless it is there. A new list of exactly its length
+ * replaces the old (concat makes one; push() and spreading leave room for 16 more, which 10,000
+ * records pay for).
+ */
+function addUnique(owner: Fields, key: string, item: string): boolean {
+  const list = (owner[key] ?? []) as string[];
   if (list.includes(item)) return false;
-  list.push(item);
+  owner[key] = list.concat([item]);
   return true;
 }

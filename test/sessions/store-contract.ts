@@ -93,6 +93,20 @@ export function storeContract(name: string, make: (options: { idleTtlMs: number;
       await close();
     });
 
+    it('answers whether another active run holds tokens on a replica as runsOn does, when it offers the shortcut', async () => {
+      const { store, clock, close } = await open();
+      if (!store.othersActiveOn) return close();
+      const create = { create: { inferred: false, now: clock.now } };
+      await store.apply('a', [{ op: 'setIn', field: 'resident', key: 'r1', value: 100 }], create);
+      expect(await store.othersActiveOn('r1', 'a')).toBe(false);
+      await store.apply('b', [{ op: 'setIn', field: 'resident', key: 'r1', value: 50 }], create);
+      expect(await store.othersActiveOn('r1', 'a')).toBe(true);
+      await store.apply('b', [{ op: 'setIfUnset', field: 'completed', value: { at: clock.now, by: 'client' } }]);
+      expect(await store.othersActiveOn('r1', 'a')).toBe(false); // a completed run's prefix protects nothing
+      expect(await store.othersActiveOn('r2', 'a')).toBe(false);
+      await close();
+    });
+
     it('lists the most recently active first', async () => {
       const { store, clock, close } = await open();
       for (const id of ['a', 'b', 'c']) {
