@@ -30,8 +30,8 @@ if (which === 'A') {
 }
 const body = JSON.stringify({ model: 'sim-instant', messages: [{ role: 'user', content: 'Summarise the ticket: my card was charged twice for one order.' }], max_tokens: 16 });
 const once = async () => { const res = await app.fetch(new Request('http://orla.test/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body })); await res.arrayBuffer(); };
-for (let i = 0; i < 20000; i++) await once();
-const N = 40000; const c0 = process.cpuUsage(); const t0 = performance.now();
+const W = Number(process.argv[3] ?? 20000); for (let i = 0; i < W; i++) await once();
+const N = Number(process.argv[4] ?? 40000); const c0 = process.cpuUsage(); const t0 = performance.now();
 for (let i = 0; i < N; i++) await once();
 const cpu = process.cpuUsage(c0);
 console.log(which, ((cpu.user + cpu.system) / N).toFixed(2), 'µs CPU per request', ((performance.now() - t0) * 1000 / N).toFixed(2), 'µs wall');

@@ -13,9 +13,7 @@ const SESSION_HEADER = 'x-session-id';
  */
 export function simulatorCache(call: EngineCall): CacheAdapter {
   return {
-    tagRequest(run, _replica, _body, headers) {
-      headers[SESSION_HEADER] = run;
-    },
+    tagRequest: (run) => ({ headers: { [SESSION_HEADER]: run } }),
     async releaseRun(run, replica, context): Promise<ActionResult> {
       const res = await call(replica.url, { method: 'POST', path: `/v1/sessions/${encodeURIComponent(run)}/flush` });
       if (res.status !== 200) return { action: 'session_flush', result: 'failed', detail: `status ${res.status}` };
