@@ -25,7 +25,10 @@ export interface DeferredFlush {
 export type CompletedBy = 'client' | 'workflow-done' | 'idle' | 'evicted';
 
 export interface RunRecord {
+  /** The store's key: the run id the client gave, after its tenant's name and a `/` when it has one. */
   id: string;
+  /** The tenant the run belongs to (with authentication on). */
+  tenant?: string;
   /** Inferred from the conversation root rather than tagged. */
   inferred: boolean;
   /** When this record began: a run id that comes back after its idle TTL is a new record, with a new start. */
@@ -126,8 +129,8 @@ export interface ApplyOptions {
 export interface RunStore {
   apply(id: string, ops: readonly RunOp[], options?: ApplyOptions): Promise<Applied>;
   get(id: string): Promise<RunRecord | undefined>;
-  /** Most recently active first. */
-  list(limit: number): Promise<RunRecord[]>;
+  /** Most recently active first; only `tenant`'s runs when one is named. */
+  list(limit: number, tenant?: string): Promise<RunRecord[]>;
   /** The runs Orla believes hold tokens on a replica (the ledger behind the pressure rule and global flushes). */
   runsOn(replica: string): Promise<RunRecord[]>;
   /** Ends the runs idle past the TTL (each through `onExpired`, once). */

@@ -71,7 +71,8 @@ export class Runs {
    * call counted in; nothing else in it has changed since the call's previous one ended.
    */
   async begin(identity: Identity & { run: string }, ops: readonly RunOp[], now: number): Promise<RunRecord> {
-    return (await this.store.apply(identity.run, ops, { create: { inferred: identity.runInferred, now } })).after!;
+    const tenant = identity.tenant === undefined ? ops : [runOp.set('tenant', identity.tenant), ...ops];
+    return (await this.store.apply(runKey(identity.tenant, identity.run), tenant, { create: { inferred: identity.runInferred, now } })).after!;
   }
 
   /** The way out: one store operation, on the record the call began on (a later one under the same id is another run). */
@@ -81,18 +82,28 @@ export class Runs {
   }
 
   /** POST /v1/workflows/{run}/complete: `endedRun` when this call is the one that ended it. */
-  async complete(id: string, now: number) {
-    const { after, results } = await this.store.apply(id, [completeOp('client', now)]);
+  async complete(id: string, now: number, tenant?: string) {
+    const { after, results } = await this.store.apply(runKey(tenant, id), [completeOp('client', now)]);
     return { run: after, endedRun: results[0] === true };
   }
 
-  get(id: string): Promise<RunRecord | undefined> {
-    return this.store.get(id);
+  get(id: string, tenant?: string): Promise<RunRecord | undefined> {
+    return this.store.get(runKey(tenant, id));
   }
 
-  list(limit: number): Promise<RunRecord[]> {
-    return this.store.list(limit);
+  /** The most recently active runs: of one tenant, or (undefined) of all. */
+  list(limit: number, tenant?: string): Promise<RunRecord[]> {
+    return this.store.list(limit, tenant);
   }
 }
 
 export type { OnExpired };
+
+/**
+ * A run's key in the store: the client's run id within its tenant. Tenants' names are plain (letters,
+ * digits, `_ . -`), so `acme/ticket-1` and `globex/ticket-1` never meet; without tenants, the id alone.
+ */
+export const runKey = (tenant: string | undefined, run: string) => (tenant === undefined ? run : `${tenant}/${run}`);
+
+/** The run id the client gave, from a record's key. */
+export const runIdOf = (run: RunRecord) => (run.tenant === undefined ? run.id : run.id.slice(run.tenant.length + 1));
