@@ -50,6 +50,11 @@ export class TenantGate {
     return this.wait(state, pass, ticket);
   }
 
+  /** Each limited tenant's requests: waiting (for its limit or a backend's slot) and in flight. */
+  *load(): Iterable<{ tenant: string; waiting: number; inFlight: number }> {
+    for (const [tenant, s] of this.tenants) yield { tenant, waiting: s.waiting, inFlight: s.admitted - s.waiting + s.queue.length };
+  }
+
   private wait(state: TenantState, pass: TenantPass, ticket: Pick<Ticket, 'signal' | 'deadlineMs' | 'arrivedAt'>): Promise<TenantPass> {
     return new Promise((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
