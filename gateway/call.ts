@@ -1,6 +1,7 @@
 import type { ClientGone } from '../cancel.js';
 import type { CachePlan } from '../memory/index.js';
 import type { Backend } from '../routing/backend.js';
+import type { TenantPass } from '../routing/tenants.js';
 import type { Target } from '../routing/types.js';
 import type { Identity } from '../sessions/identity.js';
 import type { RunRecord } from '../state.js';
@@ -34,4 +35,6 @@ export interface Call {
   mappingCostUsd: number;
   /** Its spans (gateway/tracing/): each step reports to it; a no-op when tracing is off. */
   trace: CallTrace;
+  /** Its place under its tenant's limits, once it has one. */
+  tenantPass?: TenantPass | undefined;
 }

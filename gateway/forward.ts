@@ -23,14 +23,18 @@ export async function forward<R>(req: R, deps: ProxyDeps<R>, call: Call): Promis
   let sentAt = 0;
   let serialized: string | undefined;
   let dispatched: Awaited<ReturnType<typeof dispatch>>;
+  const ticket = ticketOf(call);
   try {
-    dispatched = await dispatch(backend, ticketOf(call), (replica, lease) => {
+    const pass = deps.tenants.enter(call.identity.tenant, ticket); // over its tenant's limit, it waits here
+    call.tenantPass = pass instanceof Promise ? await pass : pass;
+    dispatched = await dispatch(backend, ticket, (replica, lease) => {
+      call.tenantPass?.dispatched(); // it holds a slot: no longer waiting
       client = replica.client;
       const tagged = plan ? deps.memory.tag(plan, replica.url, body, headers) : { body, headers };
       const text = tagged.body === body ? (serialized ??= JSON.stringify(body)) : JSON.stringify(tagged.body);
       sentAt = performance.now();
       return { method: 'POST', path: call.path, headers: call.trace.attempt(replica.url, lease, tagged.headers), body: text, signal };
-    }, call.trace.dispatch);
+    }, call.trace.dispatch).finally(() => call.tenantPass?.dispatched()); // refused or failed: not waiting either
   } catch (err) {
     const error = asOrlaError(err);
     settle(deps, call, undefined, { status: error.status, neutral: error.status === 499, error: error.message });
@@ -118,6 +122,7 @@ function ticketOf(call: Call): Ticket & { signal: Call['gone'] } {
   return {
     stage: call.target.stage,
     run: identity.run,
+    tenant: identity.tenant,
     priority: identity.priority ?? 0,
     promptTokens: Math.ceil(call.incoming.length / 4),
     deadlineMs: identity.deadlineMs,

@@ -7,58 +7,63 @@ type Fields = Record<string, unknown>;
 
 export function applyOps(record: RunRecord, ops: readonly RunOp[]): boolean[] {
   const r = record as unknown as Fields;
-  return ops.map((op) => {
-    switch (op.op) {
-      case 'set':
-        r[op.field] = op.value; // undefined clears: deleting would put the record in V8's slow dictionary mode
-        return true;
-      case 'setIfUnset':
-        if (r[op.field] !== undefined) return false;
-        r[op.field] = op.value;
-        return true;
-      case 'incr':
-        r[op.field] = ((r[op.field] as number | undefined) ?? 0) + op.by;
-        return true;
-      case 'add':
-        return addUnique(r, op.field, op.item);
-      case 'setIn': {
-        const map = mapAt(r, op.field);
-        if (op.value === undefined) delete map[op.key];
-        else map[op.key] = op.value;
-        return true;
-      }
-      case 'incrIn': {
-        const map = mapAt(r, op.field);
-        const value = ((map[op.key] as number | undefined) ?? 0) + op.by;
-        if (value > 0) map[op.key] = value;
-        else delete map[op.key];
-        return true;
-      }
-      case 'addIn':
-        return addUnique(mapAt(r, op.field), op.key, op.item);
-      case 'removeIn': {
-        const map = mapAt(r, op.field);
-        const list = map[op.key] as string[] | undefined;
-        const at = list ? list.indexOf(op.item) : -1;
-        if (at < 0) return false;
-        if (list!.length === 1) delete map[op.key];
-        else map[op.key] = list!.slice(0, at).concat(list!.slice(at + 1));
-        return true;
-      }
-      case 'push': {
-        const list = (r[op.field] ?? []) as unknown[];
-        r[op.field] = (list.length < op.keep ? list : list.slice(list.length - op.keep + 1)).concat([op.item]);
-        return true;
-      }
+  const results: boolean[] = [];
+  for (const op of ops) results.push(applyOp(r, op));
+  return results;
+}
+
+function applyOp(r: Fields, op: RunOp): boolean {
+  const { field, key, value } = op;
+  switch (op.op) {
+    case 'set':
+      r[field] = value; // undefined clears: deleting would put the record in V8's slow dictionary mode
+      return true;
+    case 'setIfUnset':
+      if (r[field] !== undefined) return false;
+      r[field] = value;
+      return true;
+    case 'incr':
+      r[field] = ((r[field] as number | undefined) ?? 0) + op.by;
+      return true;
+    case 'add':
+      return addUnique(r, field, value as string);
+    case 'setIn': {
+      const map = mapAt(r, field);
+      if (value === undefined) delete map[key!];
+      else map[key!] = value;
+      return true;
     }
-  });
+    case 'incrIn': {
+      const map = mapAt(r, field);
+      const sum = ((map[key!] as number | undefined) ?? 0) + op.by;
+      if (sum > 0) map[key!] = sum;
+      else delete map[key!];
+      return true;
+    }
+    case 'addIn':
+      return addUnique(mapAt(r, field), key!, value as string);
+    case 'removeIn': {
+      const map = mapAt(r, field);
+      const list = map[key!] as string[] | undefined;
+      const at = list ? list.indexOf(value as string) : -1;
+      if (at < 0) return false;
+      if (list!.length === 1) delete map[key!];
+      else map[key!] = list!.slice(0, at).concat(list!.slice(at + 1));
+      return true;
+    }
+    case 'push': {
+      const list = (r[field] ?? []) as unknown[];
+      r[field] = (list.length < op.keep ? list : list.slice(list.length - op.keep + 1)).concat([value]);
+      return true;
+    }
+  }
 }
 
 export function newRun(id: string, inferred: boolean, now: number): RunRecord {
   // Every field from the start, the optional ones undefined: records share one shape and keep their
   // fields in the object itself (a field added later goes to a separate property array).
   return {
-    id, inferred, startedAt: now, lastActivity: now, completed: undefined, stages: [], backends: [], replicas: [], calls: 0, failedCalls: 0,
+    id, tenant: undefined, inferred, startedAt: now, lastActivity: now, completed: undefined, stages: [], backends: [], replicas: [], calls: 0, failedCalls: 0,
     lastError: undefined, inFlight: 0, lastBackend: undefined, lastReplica: undefined, lastModel: undefined,
     contextTokens: 0, contextGrowth: 0, promptTokens: 0, cachedTokens: 0, completionTokens: 0, costUsd: 0, toolWaitSince: undefined, traceId: undefined,
     inFlightOn: {}, resident: {}, unreleased: {}, deferredFlush: {}, cacheActions: [],

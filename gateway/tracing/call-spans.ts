@@ -6,7 +6,7 @@ import type { Lease } from '../../routing/backend.js';
 import type { TokenUsage } from '../../routing/cost.js';
 import type { DispatchObserver } from '../../routing/dispatch.js';
 import type { ClassifierTrace, MapTrace, Target } from '../../routing/types.js';
-import type { RunOp } from '../../state.js';
+import { runOp, type RunOp } from '../../state.js';
 import type { Call } from '../call.js';
 import type { Exchange } from '../exchange.js';
 import type { Incoming } from '../request.js';
@@ -72,7 +72,7 @@ export class CallSpans implements CallTrace {
     const context = span.spanContext();
     this.cause = context;
     this.recording = span.isRecording();
-    this.runOps = facts.identity.run === undefined ? [] : [{ op: 'set', field: 'traceId', value: context.traceId }];
+    this.runOps = facts.identity.run === undefined ? [] : [runOp.set('traceId', context.traceId)];
     this.mapping = { classifying: (mapper, backend, model) => this.classifying(mapper, backend, model) };
     this.dispatch = {
       acquiring: () => {
