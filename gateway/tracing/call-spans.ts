@@ -91,6 +91,7 @@ export class CallSpans implements CallTrace {
       'orla.trace.joined_client': facts.joined,
     };
     if (identity.run !== undefined) attributes['orla.run.id'] = identity.run;
+    if (identity.tenant !== undefined) attributes['orla.tenant'] = identity.tenant;
     if (typeof incoming.body.model === 'string') attributes['orla.request.model'] = incoming.body.model;
     span.setAttributes(attributes);
     const identified: Attributes = { 'orla.run.inferred': identity.runInferred, 'orla.workflow_done': identity.workflowDone };

@@ -19,6 +19,7 @@ import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import type { Config } from '../../config/schema.js';
 import type { Identity } from '../../identity.js';
+import { runIdOf, runKey } from '../../sessions/runs.js';
 import type { CacheActionRecord, RunRecord } from '../../state.js';
 import type { Exchange } from '../exchange.js';
 import type { Incoming } from '../request.js';
@@ -41,11 +42,12 @@ export interface OtelDeps {
 }
 
 /**
- * The trace id of a run: the first 16 bytes of SHA-256 over its id. Every call of a run starts a
+ * The trace id of a run: the first 16 bytes of SHA-256 over its key (its id within its tenant, so
+ * the same id from two tenants is two traces, as it is two runs). Every call of a run starts a
  * root span with it, so the run is one trace with no made-up parent, and `GET /v1/workflows/{run}`
  * can name it.
  */
-export const runTraceId = (run: string) => createHash('sha256').update(`orla-run:${run}`).digest('hex').slice(0, 32);
+export const runTraceId = (key: string) => createHash('sha256').update(`orla-run:${key}`).digest('hex').slice(0, 32);
 
 /** Random ids, except a root span's trace id when the caller has set the next one (a run's). */
 class RunTraceIds implements IdGenerator {
@@ -134,7 +136,7 @@ export class OtelTracing implements Tracing {
 
   call(kind: RouteKind, exchange: Exchange, identity: Identity, incoming: Incoming): CallTrace {
     const parent = this.clientContext(incoming.forward);
-    if (!parent && identity.run !== undefined) this.ids.next = runTraceId(identity.run);
+    if (!parent && identity.run !== undefined) this.ids.next = runTraceId(runKey(identity.tenant, identity.run));
     const stage = identity.stage ?? 'default';
     const span = this.tracer.startSpan(`call ${stage}`, { kind: SpanKind.SERVER, startTime: exchange.started }, parent ?? ROOT_CONTEXT);
     this.ids.next = undefined;
@@ -149,13 +151,14 @@ export class OtelTracing implements Tracing {
     this.ids.next = undefined;
     if (span.isRecording()) {
       span.setAttributes({
-        'orla.run.id': run.id,
+        'orla.run.id': runIdOf(run),
         'orla.backend': action.backend,
         'orla.replica': action.replica,
         'orla.cache.action': action.action,
         'orla.cache.result': action.result,
         'orla.cache.reason': action.reason,
       });
+      if (run.tenant !== undefined) span.setAttribute('orla.tenant', run.tenant);
       if (action.detail !== undefined) span.setAttribute('orla.cache.detail', action.detail);
       if (action.result === 'failed') span.setStatus({ code: SpanStatusCode.ERROR, message: 'cache_action_failed' });
     }

@@ -227,6 +227,36 @@ describe('a workflow run as one trace', () => {
     expect(attempt.attributes['http.response.status_code']).toBe(500);
   });
 
+  it("names the tenant on each call's span, and gives the same run id from two tenants two traces", async () => {
+    const upstream = await engine();
+    const collector = await receiver();
+    const keys = { acme: 'sk-acme-trace-1', globex: 'sk-globex-trace-2' };
+    const gateway = await gatewayWith({
+      server: { api_keys: ['sk-default-trace-0'] },
+      tenants: { acme: { keys: [keys.acme] }, globex: { keys: [keys.globex] } },
+      backends: { main: { engine: 'vllm', urls: [upstream.url] } },
+      stages: { default: { backend: 'main', model: 'main-model' } },
+      telemetry: { traces: { otlp_endpoint: collector.url } },
+    });
+    const traceOf: Record<string, string> = {};
+    for (const [tenant, key] of Object.entries(keys)) {
+      const res = await chat(gateway, { authorization: `Bearer ${key}`, 'x-orla-workflow-run': 'shared-7' });
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+      const record = await fetch(`${gateway.url}/v1/workflows/shared-7`, { headers: { authorization: `Bearer ${key}` } });
+      traceOf[tenant] = ((await record.json()) as { trace_id: string }).trace_id;
+    }
+    expect(traceOf.acme).not.toBe(traceOf.globex);
+
+    const spans = await received(gateway, collector, (s) => named(s, 'call default').length === 2, 'both calls');
+    for (const tenant of Object.keys(keys)) {
+      const call = named(spans, 'call default').find((c) => c.attributes['orla.tenant'] === tenant)!;
+      expect(call, `${tenant}'s call`).toBeDefined();
+      expect(call.traceId).toBe(traceOf[tenant]);
+      expect(call.attributes['orla.run.id']).toBe('shared-7');
+    }
+  });
+
   it('records a stream that fails after its first byte as an event, with error status', async () => {
     const upstream = await engine();
     upstream.respondWith((_r, res) => {
