@@ -76,7 +76,7 @@ describe('compose.yaml', () => {
       expect(existsSync(`${ROOT}/deploy/${path}/orla.yaml`)).toBe(true);
       expect(gateway.build).toBe('.');
     }
-    expect(inProfile('observe').map(([name]) => name).sort()).toEqual(['grafana', 'prometheus']);
+    expect(inProfile('observe').map(([name]) => name).sort()).toEqual(['grafana', 'jaeger', 'prometheus']);
   });
 
   it('publishes ports on 127.0.0.1 only', () => {

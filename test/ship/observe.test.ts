@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { defaultConfig } from '../../config/defaults.js';
 import type { RunningGateway } from '../../gateway/server.js';
+import { tracingSettings } from '../../gateway/tracing/settings.js';
 import { startTestGateway } from '../helpers/gateway.js';
 
 // The observe profile: Prometheus scrapes the gateway, and every query on the provisioned Grafana
@@ -94,5 +95,36 @@ describe('Prometheus', () => {
   it('is Grafana\'s provisioned datasource, under the uid the dashboard uses', () => {
     const provisioned = parseYaml(read('deploy/observe/grafana/provisioning/datasources/prometheus.yaml')) as { datasources: { uid: string; url: string }[] };
     expect(provisioned.datasources).toEqual([expect.objectContaining({ uid: 'prometheus', url: 'http://prometheus:9090' })]);
+  });
+});
+
+describe('Jaeger, the trace viewer', () => {
+  interface Service { image?: string; profiles?: string[]; command?: string[]; ports?: string[]; environment?: Record<string, string> }
+  const compose = parseYaml(read('compose.yaml'), { merge: true }) as { services: Record<string, Service> };
+  /** A compose value with its variables as compose resolves them, given `vars` (`${X-default}`: unset only; `${X:-default}`: unset or empty). */
+  const resolve = (value: string, vars: Record<string, string>) =>
+    value.replace(/\$\{(\w+)(:?)-([^}]*)\}/g, (_, name: string, colon: string, fallback: string) => {
+      const set = vars[name];
+      return set === undefined || (colon && set === '') ? fallback : set;
+    });
+  const gateways = ['gateway-sim', 'gateway-gpu', 'gateway-laptop'];
+
+  it('runs in the observe profile, taking OTLP/HTTP on 4318 from the compose network, its UI on 127.0.0.1:16686', () => {
+    const jaeger = compose.services.jaeger!;
+    expect(jaeger.profiles).toEqual(['observe']);
+    expect(jaeger.image).toMatch(/jaegertracing\/jaeger:2\.\d+\.\d+\}$/); // v2, pinned
+    expect(jaeger.command).toEqual(expect.arrayContaining(['--set', 'receivers.otlp.protocols.http.endpoint=0.0.0.0:4318']));
+    expect(jaeger.ports).toEqual(['127.0.0.1:16686:16686']);
+  });
+
+  it("is where every gateway's traces go: tracing on, exporting to jaeger:4318, unless ORLA_TRACES_ENDPOINT says otherwise", () => {
+    for (const name of gateways) {
+      const environment = compose.services[name]!.environment!;
+      const env = (vars: Record<string, string>) => Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, resolve(v, vars)]));
+      expect(tracingSettings(undefined, env({})), name).toMatchObject({ endpoint: 'http://jaeger:4318/v1/traces', protocol: 'http/protobuf', sampleRatio: 1 });
+      expect(tracingSettings(undefined, env({ ORLA_TRACES_ENDPOINT: '' })), `${name}, ORLA_TRACES_ENDPOINT empty`).toBeUndefined();
+      expect(tracingSettings(undefined, env({ ORLA_TRACES_ENDPOINT: 'http://collector:4318/v1/traces' }))?.endpoint).toBe('http://collector:4318/v1/traces');
+    }
+    expect(compose.services['gateway-gpu']!.environment!.ORLA_ENGINE).toBe('${ORLA_ENGINE:-vllm}'); // the gpu gateway keeps its own variable
   });
 });
