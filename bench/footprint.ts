@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, Pool, request } from 'undici';
 import { startCompiled } from './processes.js';
+import { startSinkCollector } from './sink-collector.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -63,25 +64,6 @@ async function startStallingEngine() {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     open,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
-  };
-}
-
-/** An OTLP/HTTP collector that accepts every batch and keeps nothing. */
-async function startSinkCollector() {
-  let batches = 0;
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      batches++;
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end('{}');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`,
-    get batches() { return batches; },
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }

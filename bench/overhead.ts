@@ -3,12 +3,15 @@
 //   direct  the simulator itself
 //   bare    a node:http + undici pass-through proxy (bare-proxy.ts): the floor for any Node proxy
 //   orla    `orla serve` with one stage mapped to the simulator
+//   traced  (TRACING=1 only) the same with OpenTelemetry tracing on at sample_ratio 1.0, exporting
+//           OTLP/protobuf to a collector in this process that discards every batch
 // Each process is separate; on a 2-core machine the numbers are relative, so read the ratios.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { median, percentile, runLoad, type LoadResult } from './load.js';
 import { cpuMs, startCompiled } from './processes.js';
+import { startSinkCollector } from './sink-collector.js';
 
 // Many short rounds: the machine's state drifts within seconds, and a proxy's rounds only meet the
 // others' drift if they are close in time. With 7 rounds of 1,500 requests, four runs of the same
@@ -32,10 +35,15 @@ const SCENARIOS = [
 const only = process.env.ONLY === undefined ? undefined : Number(process.env.ONLY);
 const scenarios = SCENARIOS.filter((_, i) => only === undefined || i === only);
 
-const NAMES = ['direct', 'bare', 'orla'] as const;
-type Name = (typeof NAMES)[number];
+const TRACING = process.env.TRACING === '1';
+type Name = 'direct' | 'bare' | 'orla' | 'traced';
+const NAMES: Name[] = TRACING ? ['direct', 'bare', 'orla', 'traced'] : ['direct', 'bare', 'orla'];
 /** Per scenario and path: every round's result, and the proxy's own CPU ms summed over them. */
-const results = scenarios.map(() => ({ rounds: { direct: [], bare: [], orla: [] } as Record<Name, LoadResult[]>, cpu: { direct: 0, bare: 0, orla: 0 } as Record<Name, number> }));
+const results = scenarios.map(() => ({
+  rounds: Object.fromEntries(NAMES.map((n) => [n, []])) as unknown as Record<Name, LoadResult[]>,
+  cpu: Object.fromEntries(NAMES.map((n) => [n, 0])) as unknown as Record<Name, number>,
+}));
+const collector = TRACING ? await startSinkCollector() : undefined;
 const dir = mkdtempSync(join(tmpdir(), 'orla-bench-'));
 
 for (let epoch = 0; epoch < EPOCHS; epoch++) {
@@ -44,11 +52,18 @@ for (let epoch = 0; epoch < EPOCHS; epoch++) {
   writeFileSync(configFile, `server: { log_level: warn }\nbackends:\n  sim: { engine: simulator, urls: [${sim.url}] }\nstages:\n  default: { backend: sim }\n`);
   const orla = await startCompiled('cli/main.ts', ['serve', '--config', configFile, '--port', '0'], 'orla');
   const bare = await startCompiled('bench/bare-proxy.ts', ['0', sim.url], 'bare proxy');
-  const targets: Record<Name, { url: string; pid: number | undefined }> = {
+  let traced: Awaited<ReturnType<typeof startCompiled>> | undefined;
+  if (collector) {
+    const tracedConfig = join(dir, `orla-traced-${epoch}.yaml`);
+    writeFileSync(tracedConfig, `${readFileSync(configFile, 'utf8')}telemetry:\n  traces: { otlp_endpoint: "${collector.url}", sample_ratio: 1.0 }\n`);
+    traced = await startCompiled('cli/main.ts', ['serve', '--config', tracedConfig, '--port', '0'], 'orla traced');
+  }
+  const targets = {
     direct: { url: sim.url, pid: undefined },
     bare: { url: bare.url, pid: bare.child.pid },
     orla: { url: orla.url, pid: orla.child.pid },
-  };
+    ...(traced ? { traced: { url: traced.url, pid: traced.child.pid } } : {}),
+  } as Record<Name, { url: string; pid: number | undefined }>;
   const load = (name: Name, body: unknown, connections: number, requests: number) =>
     runLoad(`${targets[name].url}/v1/chat/completions`, JSON.stringify(body), connections, requests);
   try {
@@ -70,7 +85,7 @@ for (let epoch = 0; epoch < EPOCHS; epoch++) {
       }
     }
   } finally {
-    await Promise.all([orla.stop(), bare.stop(), sim.stop()]);
+    await Promise.all([orla.stop(), bare.stop(), sim.stop(), traced?.stop()]);
   }
 }
 
@@ -107,6 +122,13 @@ for (const [i, scenario] of scenarios.entries()) {
   const throughputRatio = median(rounds.orla.map((o, r) => o.requests / o.seconds / (rounds.bare[r]!.requests / rounds.bare[r]!.seconds)));
   const cpuRatio = stats.orla.cpuUsPerRequest / stats.bare.cpuUsPerRequest;
   rows.push(`| | | **orla ÷ bare** | **${(throughputRatio * 100).toFixed(0)}%** | | | | **${latencyRatio.toFixed(2)}x** | **${cpuRatio.toFixed(2)}x** | |`);
+  if (TRACING) {
+    // Tracing's own cost: the traced gateway against the same gateway untraced, in the same rounds.
+    const tracedThroughput = median(rounds.traced.map((t, r) => t.requests / t.seconds / (rounds.orla[r]!.requests / rounds.orla[r]!.seconds)));
+    rows.push(
+      `| | | **traced ÷ orla** | **${(tracedThroughput * 100).toFixed(0)}%** | | | | **+${(added('traced') - added('orla')).toFixed(2)} ms** | **+${(stats.traced.cpuUsPerRequest - stats.orla.cpuUsPerRequest).toFixed(0)} µs (${(stats.traced.cpuUsPerRequest / stats.orla.cpuUsPerRequest).toFixed(2)}x)** | |`,
+    );
+  }
   process.stderr.write(`${scenario.name} @${scenario.connections}: orla/bare throughput ${(throughputRatio * 100).toFixed(0)}%, added latency ${latencyRatio.toFixed(2)}x, CPU per request ${cpuRatio.toFixed(2)}x\n`);
 }
 
@@ -118,5 +140,7 @@ process.stdout.write(
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
+    ...(collector ? [`Tracing on: ${collector.batches} OTLP batches exported to the sink collector.`, ''] : []),
   ].join('\n'),
 );
+await collector?.close();
