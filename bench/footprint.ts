@@ -5,6 +5,7 @@
 //   --tracing   the same with OpenTelemetry tracing on (sample_ratio 1.0), exporting to a sink
 //               collector in this process that accepts and discards every batch
 //   --runs N --streams N --concurrency N   change the load (defaults 10000, 1000, 32)
+//   --settle S  read RSS S seconds after each phase (default 3)
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -21,11 +22,13 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '10000' },
     streams: { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '32' },
+    settle: { type: 'string', default: '3' },
   },
 });
 const RUNS = Number(args.runs);
 const STREAMS = Number(args.streams);
 const CONCURRENCY = Number(args.concurrency);
+const SETTLE = Number(args.settle);
 
 /** Resident set size of a process, in MB (VmRSS from /proc, Linux). */
 function rssMb(pid: number): number {
@@ -33,10 +36,14 @@ function rssMb(pid: number): number {
   return Number(/(\d+)/.exec(line)![1]) / 1024;
 }
 
-/** Waits for the gateway's memory to settle (timers, lazy GC): RSS read three times, 1 s apart, the last kept. */
+/**
+ * Waits for the gateway's memory to settle (timers, lazy GC): RSS read once a second for SETTLE
+ * seconds, the last kept. V8's memory reducer gives some back 15-30 s after a load stops, and the
+ * next collections take some again: `--settle 40` reads an idle gateway, not a lower one.
+ */
 async function settledRss(pid: number): Promise<number> {
   let rss = 0;
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < SETTLE; i++) {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     rss = rssMb(pid);
   }
@@ -155,7 +162,7 @@ try {
   const workflows = (await (await fetch(`${gateway.url}/v1/workflows`)).json()) as { data: unknown[] };
   process.stdout.write(
     [
-      `Node ${process.version}, tracing ${args.tracing ? `on (sample_ratio 1.0, ${collector!.batches} batches exported)` : 'off'}; ${RUNS} runs × 2 calls in ${runSeconds.toFixed(1)} s (${CONCURRENCY} connections), ${STREAMS} streams held open; ${failed} failed; /v1/workflows lists ${workflows.data.length} recent runs.`,
+      `Node ${process.version}, tracing ${args.tracing ? `on (sample_ratio 1.0, ${collector!.batches} batches exported)` : 'off'}; ${RUNS} runs × 2 calls in ${runSeconds.toFixed(1)} s (${CONCURRENCY} connections), ${STREAMS} streams held open; RSS read ${SETTLE} s after each phase; ${failed} failed; /v1/workflows lists ${workflows.data.length} recent runs.`,
       '',
       '| tracing | RSS at start MB | after the runs MB | with the streams MB |',
       '| --- | --- | --- | --- |',
