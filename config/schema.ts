@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ENGINES } from '../upstream/engines/index.js';
 import { backendMapperKeys, mapperConfigKeys, stageMapperKeys } from './mappers.js';
+import { stateConfigKeys } from './state.js';
 import { variantConfigKeys } from './variants.js';
 
 // The configuration file's shape (DESIGN.md, "Configuration"). Keys are a public contract: extend, never rename.
@@ -150,6 +151,7 @@ export const configSchema = z.strictObject({
   memory: memory.default(memory.parse({})),
   ...mapperConfigKeys,
   ...variantConfigKeys,
+  ...stateConfigKeys,
 });
 
 export type Config = z.infer<typeof configSchema>;
