@@ -8,7 +8,9 @@
 // ARGV: prefix, gateway id, lease ms, then a JSON list of this gateway's backends:
 //   { name, max, limit (what this gateway may have in flight per replica now), inUse (its most on
 //     one replica), demand (per replica: in use plus what waits), inFlight: { url → n } }
-// Returns JSON: { gateways, rank, backends: { name → { grant, elsewhere: { url → n } } } }.
+// Returns JSON: { gateways, rank, backends: { name → { grant, target, held, elsewhere: { url → n } } } }:
+// grant is this gateway's limit from now; target its fair share (more than grant while others
+// still hold it); held what the fleet counts it as holding until its next heartbeat.
 //
 // Each backend's max_concurrency is divided max-min fair by demand (no gateway gets more than it
 // asks while another wants more; what nobody asks for is split evenly, so an idle gateway keeps
@@ -82,9 +84,10 @@ for _, b in ipairs(mine) do
   local target = shares(b.max, demands, ids)[me]
   local grant = math.min(math.max(target, b.inUse), math.max(b.max - held, b.inUse))
   if grant < 0 then grant = 0 end
-  redis.call('HSET', key, me, cjson.encode({ held = math.max(grant, b.limit, b.inUse), demand = b.demand, inFlight = b.inFlight }))
+  local keep = math.max(grant, b.limit, b.inUse)
+  redis.call('HSET', key, me, cjson.encode({ held = keep, demand = b.demand, inFlight = b.inFlight }))
   redis.call('PEXPIRE', key, lease * 4)
-  out.backends[b.name] = { grant = grant, elsewhere = elsewhere }
+  out.backends[b.name] = { grant = grant, target = target, held = keep, elsewhere = elsewhere }
 end
 return cjson.encode(out)
 `;

@@ -20,7 +20,7 @@ export interface BackendLoad {
 export interface FleetView {
   gateways: number;
   rank: number;
-  backends: Record<string, { grant: number; elsewhere: Record<string, number> }>;
+  backends: Record<string, { grant: number; target: number; held: number; elsewhere: Record<string, number> }>;
 }
 
 /** Where the fleet meets (Redis: routing/redis-fleet.ts). Either call may fail or time out. */
@@ -34,7 +34,7 @@ export interface FleetObserver {
   share?(backend: string, slots: number): void;
 }
 
-/** An extra heartbeat for a waiting request comes at most this often. */
+/** An extra heartbeat, while shares move between gateways, comes this soon after the last. */
 const ASK_GAP_MS = 50;
 
 /**
@@ -51,8 +51,10 @@ export class FleetShares implements SlotGate {
   private gateways = 1;
   private rank = 0;
   private timer: ReturnType<typeof setInterval> | undefined;
+  private stopped = false;
   private beating: Promise<void> | undefined;
   private lastBeat = -Infinity;
+  private soon: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly link: FleetLink,
@@ -91,6 +93,8 @@ export class FleetShares implements SlotGate {
   /** Leaves the fleet: what it held returns at once rather than at the end of its lease. */
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    clearTimeout(this.soon);
+    this.stopped = true;
     await this.beating;
     await this.link.leave(this.id, this.backends.map((b) => b.name)).catch(() => undefined);
   }
@@ -126,6 +130,19 @@ export class FleetShares implements SlotGate {
     }
     this.observer.fleet?.(this.gateways, true);
     this.reconsider();
+    // Shares are moving: this gateway's share shrank (the fleet counts its old limit until the next
+    // heartbeat confirms the new one), or it is owed slots that others still hold. Beat again soon.
+    const moving = loads.some(({ name, limit }) => {
+      const share = view.backends[name];
+      return share !== undefined && (limit > share.grant || share.grant < share.target);
+    });
+    if (moving && !this.stopped && !this.soon) {
+      this.soon = setTimeout(() => {
+        this.soon = undefined;
+        void this.beat();
+      }, ASK_GAP_MS);
+      this.soon.unref?.();
+    }
   }
 
   /** Limits may have grown: waiting requests may go. */

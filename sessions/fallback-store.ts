@@ -1,4 +1,5 @@
 import type { Applied, ApplyOptions, RunOp, RunRecord, RunStore } from '../state.js';
+import type { MemoryRunStore } from './memory-store.js';
 
 /** Whether the shared store answers, told of every failure (gateway/fleet.ts watches Redis). */
 export interface SharedHealth {
@@ -17,14 +18,15 @@ export interface SharedHealth {
 export class FallbackRunStore implements RunStore {
   constructor(
     private readonly shared: RunStore,
-    private readonly local: RunStore,
+    private readonly local: MemoryRunStore,
     private readonly health: SharedHealth,
   ) {}
 
-  async apply(id: string, ops: readonly RunOp[], options: ApplyOptions = {}): Promise<Applied> {
+  // Not async: the shared store's operation is sent before this returns (a call's end goes out before its response's last bytes).
+  apply(id: string, ops: readonly RunOp[], options: ApplyOptions = {}): Promise<Applied> {
     const local = () => this.local.apply(id, ops, options);
     if (options.create) return this.attempt((s) => s.apply(id, ops, options), local);
-    if (options.ifStartedAt !== undefined && (await this.local.get(id))?.startedAt === options.ifStartedAt) return local();
+    if (options.ifStartedAt !== undefined && this.local.startedAt(id) === options.ifStartedAt) return local();
     return this.attempt(async (s) => {
       const applied = await s.apply(id, ops, options);
       return applied.after ? applied : local();
@@ -50,7 +52,7 @@ export class FallbackRunStore implements RunStore {
   }
 
   async sweep(now: number): Promise<void> {
-    await this.local.sweep(now);
+    await this.local.sweep();
     await this.attempt((s) => s.sweep(now), async () => undefined);
   }
 
