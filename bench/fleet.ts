@@ -2,8 +2,9 @@
 // `instant` simulator, measured in one run, interleaved round by round:
 //   direct   the simulator itself
 //   memory   one `orla serve` on the in-memory run store (the default)
-//   redis    two `orla serve` on one Redis (state.store: redis), each request to the next gateway
-//            in turn, as a round-robin balancer without stickiness sends them
+//   redis-1  one `orla serve` on Redis (state.store: redis): what the store alone costs
+//   redis    two `orla serve` on one Redis, each request to the next gateway in turn, as a
+//            round-robin balancer without stickiness sends them
 // Every request belongs to a workflow run (X-Orla-Workflow-Run; four calls a run), so each makes
 // its run-state operations: one on the way in, one on the way out. "gateway CPU" is the gateways'
 // own CPU per request (both of them for redis), "redis CPU" the Redis server's, from /proc.
@@ -29,12 +30,12 @@ const SCENARIOS = [
 const only = process.env.ONLY === undefined ? undefined : Number(process.env.ONLY);
 const scenarios = SCENARIOS.filter((_, i) => only === undefined || i === only);
 
-const NAMES = ['direct', 'memory', 'redis'] as const;
+const NAMES = ['direct', 'memory', 'redis-1', 'redis'] as const;
 type Name = (typeof NAMES)[number];
 const results = scenarios.map(() => ({
-  rounds: { direct: [], memory: [], redis: [] } as Record<Name, LoadResult[]>,
-  cpu: { direct: 0, memory: 0, redis: 0 } as Record<Name, number>,
-  redisCpu: 0,
+  rounds: { direct: [], memory: [], 'redis-1': [], redis: [] } as Record<Name, LoadResult[]>,
+  cpu: { direct: 0, memory: 0, 'redis-1': 0, redis: 0 } as Record<Name, number>,
+  redisCpu: { 'redis-1': 0, redis: 0 } as Record<string, number>,
 }));
 const dir = mkdtempSync(join(tmpdir(), 'orla-bench-fleet-'));
 let runs = 0;
@@ -110,12 +111,17 @@ for (let epoch = 0; epoch < EPOCHS; epoch++) {
   const redisFile = join(dir, `redis-${epoch}.yaml`);
   writeFileSync(memoryFile, gatewayConfig(sim.url, ''));
   writeFileSync(redisFile, gatewayConfig(sim.url, `state: { store: redis, url: "${redis.url}", key_prefix: "bench${epoch}:" }\n`));
+  // The lone gateway has a fleet of its own (another prefix), so the pair's limits are theirs alone.
+  const aloneFile = join(dir, `redis-alone-${epoch}.yaml`);
+  writeFileSync(aloneFile, gatewayConfig(sim.url, `state: { store: redis, url: "${redis.url}", key_prefix: "alone${epoch}:" }\n`));
   const memory = await startCompiled('cli/main.ts', ['serve', '--config', memoryFile, '--port', '0'], 'orla (memory)');
+  const alone = await startCompiled('cli/main.ts', ['serve', '--config', aloneFile, '--port', '0'], 'orla (redis, alone)');
   const fleet: Started[] = [];
   for (let i = 0; i < 2; i++) fleet.push(await startCompiled('cli/main.ts', ['serve', '--config', redisFile, '--port', '0'], `orla (redis ${i})`));
   const targets: Record<Name, { urls: string[]; pids: number[] }> = {
     direct: { urls: [sim.url], pids: [] },
     memory: { urls: [memory.url], pids: [memory.child.pid!] },
+    'redis-1': { urls: [alone.url], pids: [alone.child.pid!] },
     redis: { urls: fleet.map((g) => g.url), pids: fleet.map((g) => g.child.pid!) },
   };
   const cpuOf = (pids: number[]) => pids.reduce((sum, pid) => sum + cpuMs(pid), 0);
@@ -128,15 +134,16 @@ for (let epoch = 0; epoch < EPOCHS; epoch++) {
         for (const name of [...NAMES].sort(() => Math.random() - 0.5)) {
           const { urls, pids } = targets[name];
           const before = cpuOf(pids);
-          const redisBefore = name === 'redis' ? cpuMs(redis.child.pid!) : 0;
+          const onRedis = name === 'redis' || name === 'redis-1';
+          const redisBefore = onRedis ? cpuMs(redis.child.pid!) : 0;
           entry.rounds[name].push(await load(urls, scenario.body, scenario.connections, scenario.requests));
           entry.cpu[name] += cpuOf(pids) - before;
-          if (name === 'redis') entry.redisCpu += cpuMs(redis.child.pid!) - redisBefore;
+          if (onRedis) entry.redisCpu[name] = (entry.redisCpu[name] ?? 0) + cpuMs(redis.child.pid!) - redisBefore;
         }
       }
     }
   } finally {
-    await Promise.all([memory.stop(), ...fleet.map((g) => g.stop()), sim.stop()]);
+    await Promise.all([memory.stop(), alone.stop(), ...fleet.map((g) => g.stop()), sim.stop()]);
     await redis.stop();
   }
 }
@@ -161,15 +168,18 @@ for (const [i, scenario] of scenarios.entries()) {
   const added = (name: Name) => stats[name].p50 - stats.direct.p50;
   for (const name of NAMES) {
     const s = stats[name];
-    const redisColumn = name === 'redis' ? ((redisCpu * 1000) / requestsOf('redis')).toFixed(0) : '–';
+    const redisColumn = name in redisCpu ? ((redisCpu[name]! * 1000) / requestsOf(name)).toFixed(0) : '–';
     rows.push(
       `| ${scenario.name} | ${scenario.connections} | ${name} | ${s.rps.toFixed(0)} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${name === 'direct' ? '–' : added(name).toFixed(2)} | ${name === 'direct' ? '–' : s.cpu.toFixed(0)} | ${redisColumn} | ${s.errors} |`,
     );
   }
-  const deltaMs = added('redis') - added('memory');
-  const deltaCpu = stats.redis.cpu - stats.memory.cpu;
-  rows.push(`| | | **redis − memory** | | | | **${deltaMs >= 0 ? '+' : ''}${deltaMs.toFixed(2)}** | **${deltaCpu >= 0 ? '+' : ''}${deltaCpu.toFixed(0)}** | | |`);
-  process.stderr.write(`${scenario.name} @${scenario.connections}: redis adds ${deltaMs.toFixed(3)} ms p50 and ${deltaCpu.toFixed(0)} µs gateway CPU per request over memory\n`);
+  const signed = (n: number, digits: number) => `${n >= 0 ? '+' : ''}${n.toFixed(digits)}`;
+  for (const name of ['redis-1', 'redis'] as const) {
+    const deltaMs = added(name) - added('memory');
+    const deltaCpu = stats[name].cpu - stats.memory.cpu;
+    rows.push(`| | | **${name} − memory** | | | | **${signed(deltaMs, 2)}** | **${signed(deltaCpu, 0)}** | | |`);
+    process.stderr.write(`${scenario.name} @${scenario.connections}: ${name} adds ${deltaMs.toFixed(3)} ms p50 and ${deltaCpu.toFixed(0)} µs gateway CPU per request over memory\n`);
+  }
 }
 
 process.stdout.write(
