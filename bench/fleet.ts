@@ -10,7 +10,7 @@
 // own CPU per request (both of them for redis), "redis CPU" the Redis server's, from /proc.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
@@ -76,6 +76,20 @@ async function load(urls: string[], body: unknown, connections: number, requests
   return result;
 }
 
+/** Whether a Redis answers PING on the port. */
+function pong(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('error', () => done(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
+  });
+}
+
 async function startRedis(): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -86,18 +100,10 @@ async function startRedis(): Promise<{ url: string; child: ChildProcess; stop():
     process.stderr.write(`bench:fleet needs redis-server (apt-get install redis-server): ${err.message}\n`);
     process.exit(1);
   });
-  const { Redis } = await import('ioredis');
-  const probe = new Redis(port, '127.0.0.1', { retryStrategy: () => 50, lazyConnect: true });
-  for (let i = 0; ; i++) {
-    try {
-      await probe.connect();
-      break;
-    } catch {
-      if (i > 100) throw new Error('redis-server did not start');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+  for (let i = 0; !(await pong(port)); i++) {
+    if (i > 100) throw new Error('redis-server did not start');
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  probe.disconnect();
   return { url: `redis://127.0.0.1:${port}/0`, child, stop: async () => void child.kill('SIGKILL') };
 }
 

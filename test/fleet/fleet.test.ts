@@ -199,6 +199,25 @@ describe.skipIf(!REDIS_INSTALLED)('a fleet: Redis down or slow', () => {
     for (const g of gateways) await until(async () => (await metric(g.url, 'orla_fleet_gateways')) === 2, 'both gateways to share limits again');
   });
 
+  it('starts a gateway while Redis is down, serving from its own state, and joins the fleet once Redis is back', async () => {
+    await redis.stop();
+    const late = await startGatewayProcess(fleetConfig(redis, 'outage:', [engine.url], { max_concurrency: 4 }));
+    try {
+      expect(await up(late)).toBe(0);
+      const res = await call(late.url, 'late-1');
+      expect(res.status).toBe(200);
+      await res.text();
+      await redis.start();
+      await until(async () => (await up(late)) === 1, 'the late gateway to reach Redis');
+      await until(async () => (await metric(late.url, 'orla_fleet_gateways')) === 3, 'the late gateway to join the fleet');
+      await (await call(late.url, 'late-2')).text();
+      expect((await fetch(`${gateways[0]!.url}/v1/workflows/late-2`)).status).toBe(200);
+    } finally {
+      await late.stop();
+    }
+    for (const g of gateways) await until(async () => (await up(g)) === 1, 'the first gateways to see the store back');
+  });
+
   it('serves every request while Redis answers nothing, each waiting at most the timeout', async () => {
     const [a, b] = gateways as [GatewayProcess, GatewayProcess];
     redis.freeze();
