@@ -28,6 +28,7 @@ export const costOfCall = (call: Call, usage: Usage | undefined) => (usage ? cos
 export function settle<R>(deps: ProxyDeps<R>, call: Call, lease: Lease | undefined, ending: Ending, recorded = false): void {
   const { status, usage } = ending;
   lease?.release(ending.neutral ? 'neutral' : status >= 500 ? 'failure' : 'success', usage ? usage.promptTokens + usage.completionTokens : undefined);
+  call.tenantPass?.done();
   call.exchange.costUsd = usage ? costOfCall(call, usage) : undefined;
   call.exchange.finish(status, usage, ending.error);
   if (!recorded) recordRun(deps, call, lease, ending);

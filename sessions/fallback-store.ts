@@ -37,10 +37,10 @@ export class FallbackRunStore implements RunStore {
     return this.attempt(async (s) => (await s.get(id)) ?? this.local.get(id), () => this.local.get(id));
   }
 
-  list(limit: number): Promise<RunRecord[]> {
-    const local = () => this.local.list(limit);
+  list(limit: number, tenant?: string): Promise<RunRecord[]> {
+    const local = () => this.local.list(limit, tenant);
     return this.attempt(async (s) => {
-      const [shared, mine] = await Promise.all([s.list(limit), local()]);
+      const [shared, mine] = await Promise.all([s.list(limit, tenant), local()]);
       if (mine.length === 0) return shared;
       return merged(shared, mine).sort((a, b) => b.lastActivity - a.lastActivity).slice(0, limit);
     }, local);

@@ -105,7 +105,7 @@ for i, op in ipairs(ops) do
   elseif op.op == 'incr' then
     record[f] = (tonumber(record[f]) or 0) + op.by
   elseif op.op == 'add' then
-    changed = addUnique(tableAt(record, f), op.item)
+    changed = addUnique(tableAt(record, f), op.value)
   elseif op.op == 'setIn' then
     tableAt(record, f)[op.key] = op.value
   elseif op.op == 'incrIn' then
@@ -113,12 +113,12 @@ for i, op in ipairs(ops) do
     local value = (tonumber(map[op.key]) or 0) + op.by
     if value > 0 then map[op.key] = value else map[op.key] = nil end
   elseif op.op == 'addIn' then
-    changed = addUnique(tableAt(tableAt(record, f), op.key), op.item)
+    changed = addUnique(tableAt(tableAt(record, f), op.key), op.value)
   elseif op.op == 'removeIn' then
     local map = tableAt(record, f)
     local list = map[op.key]
     local at = nil
-    if type(list) == 'table' then for j, v in ipairs(list) do if v == op.item then at = j break end end end
+    if type(list) == 'table' then for j, v in ipairs(list) do if v == op.value then at = j break end end end
     if at == nil then
       changed = false
     else
@@ -127,7 +127,7 @@ for i, op in ipairs(ops) do
     end
   elseif op.op == 'push' then
     local list = tableAt(record, f)
-    list[#list + 1] = op.item
+    list[#list + 1] = op.value
     while #list > op.keep do table.remove(list, 1) end
   else
     return redis.error_reply('unknown run op ' .. tostring(op.op))
@@ -177,14 +177,40 @@ end
 return out
 `;
 
-/** The live runs, most recently active first. ARGV: prefix, now, TTL ms, limit. Returns records (JSON). */
+/**
+ * The live runs, most recently active first; with a tenant, only its runs (their ids begin with
+ * `<tenant>/`, sessions/runs.ts's runKey, and their records name it). ARGV: prefix, now, TTL ms,
+ * limit, tenant ('' for every run). Returns records (JSON).
+ */
 export const LIST = `
 local RUNS = ARGV[1] .. 'runs'
-local ids = redis.call('ZREVRANGEBYSCORE', RUNS, '+inf', tostring(tonumber(ARGV[2]) - tonumber(ARGV[3])), 'LIMIT', 0, tonumber(ARGV[4]))
+local min = tostring(tonumber(ARGV[2]) - tonumber(ARGV[3]))
+local limit = tonumber(ARGV[4])
+local tenant = ARGV[5]
 local out = {}
-for _, id in ipairs(ids) do
-  local raw = redis.call('GET', ARGV[1] .. 'run:' .. id)
-  if raw then out[#out + 1] = raw end
+if tenant == '' then
+  for _, id in ipairs(redis.call('ZREVRANGEBYSCORE', RUNS, '+inf', min, 'LIMIT', 0, limit)) do
+    local raw = redis.call('GET', ARGV[1] .. 'run:' .. id)
+    if raw then out[#out + 1] = raw end
+  end
+  return out
+end
+-- One tenant's runs among every run: read the index a page at a time, and decode only ids of its form.
+local head = tenant .. '/'
+local offset = 0
+while #out < limit do
+  local ids = redis.call('ZREVRANGEBYSCORE', RUNS, '+inf', min, 'LIMIT', offset, 500)
+  for _, id in ipairs(ids) do
+    if string.sub(id, 1, #head) == head then
+      local raw = redis.call('GET', ARGV[1] .. 'run:' .. id)
+      if raw and cjson.decode(raw).tenant == tenant then
+        out[#out + 1] = raw
+        if #out >= limit then break end
+      end
+    end
+  end
+  if #ids < 500 then break end
+  offset = offset + 500
 end
 return out
 `;

@@ -67,8 +67,8 @@ export class RedisRunStore implements RunStore {
     return raw === null ? undefined : (JSON.parse(raw) as RunRecord);
   }
 
-  async list(limit: number): Promise<RunRecord[]> {
-    return parseAll(await this.scripts.orlaList(this.prefix, String(this.now()), String(this.options.idleTtlMs), String(limit)));
+  async list(limit: number, tenant?: string): Promise<RunRecord[]> {
+    return parseAll(await this.scripts.orlaList(this.prefix, String(this.now()), String(this.options.idleTtlMs), String(limit), tenant ?? ''));
   }
 
   async runsOn(replica: string): Promise<RunRecord[]> {

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisRunStore } from '../../sessions/redis-store.js';
 import { completeOp } from '../../sessions/runs.js';
+import { runOp } from '../../state.js';
 import { REDIS_INSTALLED, startRedis, type TestRedis } from '../helpers/redis.js';
 import { storeContract } from './store-contract.js';
 
@@ -67,7 +68,7 @@ describe.skipIf(!REDIS_INSTALLED)('two gateways on one Redis', () => {
   it('hands an idle run to one of the gateways sweeping together, once', async () => {
     const clock = { now: 1_000_000 };
     const { a, b, ended } = await pair('sweep:', clock);
-    for (const id of ['x', 'y', 'z']) await a.apply(id, [{ op: 'setIn', field: 'resident', key: 'http://r1', value: 5 }], { create: { inferred: false, now: clock.now } });
+    for (const id of ['x', 'y', 'z']) await a.apply(id, [runOp.setIn('resident', 'http://r1', 5)], { create: { inferred: false, now: clock.now } });
     clock.now += 60_001;
     await Promise.all([a.sweep(clock.now), b.sweep(clock.now), a.sweep(clock.now), b.sweep(clock.now)]);
     await new Promise((resolve) => setImmediate(resolve));
@@ -79,8 +80,8 @@ describe.skipIf(!REDIS_INSTALLED)('two gateways on one Redis', () => {
   it('sees the other gateway\'s changes and keeps empty lists as lists', async () => {
     const clock = { now: 1_000_000 };
     const { a, b } = await pair('shared:', clock);
-    await a.apply('r', [{ op: 'incr', field: 'costUsd', by: 0.000123 }, { op: 'add', field: 'stages', item: 's' }], { create: { inferred: true, now: clock.now } });
-    const { after } = await b.apply('r', [{ op: 'incr', field: 'costUsd', by: 0.000002 }]);
+    await a.apply('r', [runOp.incr('costUsd', 0.000123), runOp.add('stages', 's')], { create: { inferred: true, now: clock.now } });
+    const { after } = await b.apply('r', [runOp.incr('costUsd', 0.000002)]);
     expect(after).toMatchObject({ inferred: true, stages: ['s'], backends: [], replicas: [], cacheActions: [], resident: {} });
     expect(after!.costUsd).toBeCloseTo(0.000125, 12);
     expect(await a.get('r')).toEqual(after);
