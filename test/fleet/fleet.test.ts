@@ -91,6 +91,54 @@ describe.skipIf(!REDIS_INSTALLED)('a fleet of two gateways', () => {
   });
 });
 
+describe.skipIf(!REDIS_INSTALLED)('a fleet with tenants', () => {
+  const KEYS = { admin: 'sk-admin-fleet-3e1a', acme: 'sk-acme-fleet-8b2c', globex: 'sk-globex-fleet-4d9f' };
+  let redis: TestRedis;
+  let engines: FleetEngine[];
+  let gateways: GatewayProcess[] = [];
+  beforeAll(async () => {
+    redis = await startRedis();
+    engines = [await startFleetEngine(), await startFleetEngine()];
+    gateways = await pair({
+      ...fleetConfig(redis, 'tenants:', engines.map((e) => e.url)),
+      server: { log_level: 'warn', admin_keys: [KEYS.admin] },
+      tenants: { acme: { keys: [KEYS.acme] }, globex: { keys: [KEYS.globex] } },
+    });
+  });
+  afterAll(async () => {
+    await Promise.all(gateways.map((g) => g.stop()));
+    await Promise.all([...(engines ?? []).map((e) => e.close()), redis?.close()]);
+  });
+
+  const workflows = (g: GatewayProcess, key: string, path = '', init: RequestInit = {}) => fetch(`${g.url}/v1/workflows${path}`, { ...init, headers: { authorization: `Bearer ${key}` } });
+
+  it("keeps two tenants' runs of the same id apart across the gateways: records, lists, completion", async () => {
+    const [a, b] = gateways as [GatewayProcess, GatewayProcess];
+    for (const [g, key] of [[a, KEYS.acme], [b, KEYS.acme], [b, KEYS.globex]] as const) {
+      const res = await call(g.url, 'ticket-1', { key });
+      expect(res.status).toBe(200);
+      await res.text();
+    }
+    for (const g of [a, b]) {
+      expect(await (await workflows(g, KEYS.acme, '/ticket-1')).json()).toMatchObject({ id: 'ticket-1', tenant: 'acme', calls: 2 });
+      expect(await (await workflows(g, KEYS.globex, '/ticket-1')).json()).toMatchObject({ id: 'ticket-1', tenant: 'globex', calls: 1 });
+      const listed = ((await (await workflows(g, KEYS.globex)).json()).data as { id: string; tenant: string }[]).map((r) => `${r.tenant}/${r.id}`);
+      expect(listed).toEqual(['globex/ticket-1']);
+      const all = ((await (await workflows(g, KEYS.admin)).json()).data as { id: string; tenant: string }[]).map((r) => `${r.tenant}/${r.id}`);
+      expect(all.sort()).toEqual(['acme/ticket-1', 'globex/ticket-1']);
+    }
+    // globex ends its run through one gateway; acme's run of the same id goes on, on the other.
+    expect((await (await workflows(a, KEYS.globex, '/ticket-1/complete', { method: 'POST' })).json()).completed_by).toBe('client');
+    expect((await (await workflows(b, KEYS.acme, '/ticket-1')).json()).status).not.toBe('completed');
+    expect((await (await workflows(b, KEYS.globex, '/ticket-1')).json()).status).toBe('completed');
+    // The engines saw two runs, each on one replica, and the release was globex's alone.
+    const seen = engines.map((e) => [...runsOf(e)].sort());
+    expect(seen.flat().sort()).toEqual(['acme/ticket-1', 'globex/ticket-1']);
+    await until(() => engines.some((e) => e.released.includes('globex/ticket-1')), "globex's run to be released");
+    expect(engines.flatMap((e) => e.released)).toEqual(['globex/ticket-1']);
+  });
+});
+
 describe.skipIf(!REDIS_INSTALLED)('a fleet: the idle TTL', () => {
   let redis: TestRedis;
   let engine: FleetEngine;

@@ -142,9 +142,10 @@ export async function startFleetEngine(delayMs = 0): Promise<FleetEngine> {
   return engine;
 }
 
-/** One chat completion through a gateway, tagged with its run (and done, when it is the run's last call). */
-export async function call(gateway: string, run: string | undefined, options: { done?: boolean; content?: string } = {}): Promise<Response> {
+/** One chat completion through a gateway, tagged with its run (and done, when it is the run's last call), with a key when given. */
+export async function call(gateway: string, run: string | undefined, options: { done?: boolean; content?: string; key?: string } = {}): Promise<Response> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (options.key !== undefined) headers.authorization = `Bearer ${options.key}`;
   if (run !== undefined) headers['x-orla-workflow-run'] = run;
   if (options.done) headers['x-orla-workflow-done'] = 'true';
   return fetch(`${gateway}/v1/chat/completions`, {
