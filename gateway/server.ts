@@ -67,7 +67,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   const core = createCore(config, backends, { observer: metrics, log, ...(fleet ? { storeFor: fleet.store } : {}) });
   await fleet?.start(backends);
   core.start();
-  const gateway = createApp({ config, backends, mapper, core, platform: nodePlatform, metrics, log });
+  const gateway = createApp({ config, backends, mapper, core, platform: nodePlatform, metrics, log, tenantShare: fleet?.shares });
 
   const server = await new Promise<Server>((resolve, reject) => {
     const s = createServer(nodeListener(gateway, log));

@@ -1,5 +1,6 @@
 import type { Backend } from './backend.js';
 import type { SlotGate } from './capacity.js';
+import type { TenantShare } from './tenants.js';
 
 /** What a gateway tells the fleet of one backend at each heartbeat. */
 export interface BackendLoad {
@@ -44,7 +45,7 @@ const ASK_GAP_MS = 50;
  * takes max_concurrency ÷ the last known number of gateways (at least one slot), and the heartbeat
  * goes on trying.
  */
-export class FleetShares implements SlotGate {
+export class FleetShares implements SlotGate, TenantShare {
   private backends: Backend[] = [];
   private view: FleetView | undefined;
   /** The fleet's size when last heard from (1 before then). */
@@ -75,6 +76,16 @@ export class FleetShares implements SlotGate {
 
   queueLimit(_backend: string, configured: number): number {
     return part(configured, this.gateways, this.rank);
+  }
+
+  // A tenant's limits, split evenly over the live gateways (a share by demand, as for backends, would
+  // need each tenant's demand at every heartbeat); at least one request each, so none refuses a tenant outright.
+  tenantConcurrency(configured: number): number {
+    return Math.max(1, part(configured, this.gateways, this.rank));
+  }
+
+  tenantQueueLimit(configured: number): number {
+    return configured === 0 ? 0 : Math.max(1, part(configured, this.gateways, this.rank));
   }
 
   waiting(backend: string): void {

@@ -14,11 +14,19 @@
 const PRELUDE = `
 local P = ARGV[1]
 local RUNS = P .. 'runs'
--- cjson writes an empty Lua table as {}: the record's lists must stay JSON arrays.
-local LISTS = { 'stages', 'backends', 'replicas', 'cacheActions' }
+-- cjson writes an empty Lua table as {}: the record's lists must stay JSON arrays. Plain finds, not
+-- string.gsub: four gsubs over a record took 40 µs of Redis's CPU, more than the rest of a script.
+local LISTS = { '"stages":{}', '"backends":{}', '"replicas":{}', '"cacheActions":{}' }
 local function encode(r)
   local s = cjson.encode(r)
-  for _, f in ipairs(LISTS) do s = string.gsub(s, '"' .. f .. '":{}', '"' .. f .. '":[]') end
+  if not string.find(s, ':{}', 1, true) then return s end
+  for _, empty in ipairs(LISTS) do
+    local at = string.find(s, empty, 1, true)
+    while at do
+      s = string.sub(s, 1, at + #empty - 3) .. '[]' .. string.sub(s, at + #empty)
+      at = string.find(s, empty, at + #empty, true)
+    end
+  end
   return s
 end
 local function keys(t)

@@ -139,6 +139,41 @@ describe.skipIf(!REDIS_INSTALLED)('a fleet with tenants', () => {
   });
 });
 
+describe.skipIf(!REDIS_INSTALLED)("a fleet: a tenant's max_concurrency", () => {
+  const KEYS = { acme: 'sk-acme-fleet-51c0', globex: 'sk-globex-fleet-e27b' };
+  let redis: TestRedis;
+  let engine: FleetEngine;
+  let gateways: GatewayProcess[] = [];
+  beforeAll(async () => {
+    redis = await startRedis();
+    engine = await startFleetEngine();
+    gateways = await pair({
+      ...fleetConfig(redis, 'tenant-limit:', [engine.url], { max_concurrency: 8 }),
+      tenants: { acme: { keys: [KEYS.acme], max_concurrency: 2 }, globex: { keys: [KEYS.globex] } },
+    });
+  });
+  afterAll(async () => {
+    engine?.let();
+    await Promise.all(gateways.map((g) => g.stop()));
+    await Promise.all([engine?.close(), redis?.close()]);
+  });
+
+  it('holds for the fleet: two gateways let two of its requests in at once, not two each, and hold up no other tenant', async () => {
+    for (const g of gateways) await until(async () => (await metric(g.url, 'orla_fleet_gateways')) === 2, 'both gateways to see the fleet of two');
+    engine.hold();
+    const acme = Array.from({ length: 6 }, (_, i) => call(gateways[i % 2]!.url, `acme-${i}`, { key: KEYS.acme }));
+    await until(() => engine.inFlight === 2, "two of acme's requests to reach the engine");
+    const globex = call(gateways[0]!.url, 'globex-1', { key: KEYS.globex });
+    await until(() => engine.inFlight === 3, "globex's request to reach the engine past acme's waiting ones");
+    engine.let();
+    const answered = await Promise.all([...acme, globex]);
+    expect(answered.map((r) => r.status)).toEqual(Array(7).fill(200));
+    await Promise.all(answered.map((r) => r.text()));
+    expect(engine.seen.length).toBe(7);
+    expect(engine.peak).toBe(3);
+  });
+});
+
 describe.skipIf(!REDIS_INSTALLED)('a fleet: the idle TTL', () => {
   let redis: TestRedis;
   let engine: FleetEngine;
