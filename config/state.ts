@@ -24,9 +24,12 @@ const state = z
   .superRefine((s, ctx) => {
     if (s.store !== 'redis') return;
     if (s.url === undefined) ctx.addIssue({ code: 'custom', path: ['url'], message: 'required with store: redis (redis://host:6379/0)' });
-    else if (!/^rediss?:\/\/[^/\s]+(\/\d*)?$/.test(s.url)) ctx.addIssue({ code: 'custom', path: ['url'], message: `not a redis:// or rediss:// URL with a database number: ${JSON.stringify(s.url)}` });
+    else if (!/^rediss?:\/\/[^/\s]+(\/\d*)?$/.test(s.url)) ctx.addIssue({ code: 'custom', path: ['url'], message: `not a redis:// or rediss:// URL with a database number: ${JSON.stringify(withoutPassword(s.url))}` });
     if (s.lease_ms < 2 * s.heartbeat_ms) ctx.addIssue({ code: 'custom', path: ['lease_ms'], message: `must be at least twice heartbeat_ms (${s.heartbeat_ms}), or a live gateway's share lapses between heartbeats` });
   });
+
+/** A URL as an error may quote it: a password in it (redis://:secret@host) never leaves the config. */
+const withoutPassword = (url: string) => url.replace(/^([a-z]+:\/\/[^:@/]*:)[^@/]*@/i, '$1***@');
 
 export const STATE_DEFAULTS = { store: 'memory', key_prefix: 'orla:', timeout_ms: 100, heartbeat_ms: 1_000, lease_ms: 5_000 } as const;
 
