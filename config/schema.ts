@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ENGINES } from '../upstream/engines/index.js';
 import { backendMapperKeys, mapperConfigKeys, stageMapperKeys } from './mappers.js';
+import { stateConfigKeys } from './state.js';
 import { variantConfigKeys } from './variants.js';
 
 // The configuration file's shape (DESIGN.md, "Configuration"). Keys are a public contract: extend, never rename.
@@ -166,6 +167,7 @@ export const configSchema = z.strictObject({
   tenants: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a tenant name is 1 to 64 letters, digits, _ . or -'), tenant).default({}),
   ...mapperConfigKeys,
   ...variantConfigKeys,
+  ...stateConfigKeys,
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { asOrlaError, notFound } from '../errors.js';
 import type { Backend } from '../routing/backend.js';
-import { TenantGate } from '../routing/tenants.js';
+import { TenantGate, type TenantShare } from '../routing/tenants.js';
 import type { StageMapper } from '../routing/types.js';
 import type { Core } from './core.js';
 import { ANONYMOUS, keyring, type Principal } from './auth.js';
@@ -24,6 +24,8 @@ export interface GatewayDeps<R> {
   platform: Platform<R>;
   metrics: GatewayMetrics;
   log: Logger;
+  /** In a fleet, this gateway's part of each tenant's limits. */
+  tenantShare?: TenantShare | undefined;
 }
 
 export interface Gateway<R> {
@@ -58,7 +60,7 @@ export function createApp<R>(deps: GatewayDeps<R>): Gateway<R> {
   };
 
   const authenticate = keyring(config);
-  const tenants = new TenantGate(config.tenants);
+  const tenants = new TenantGate(config.tenants, deps.tenantShare);
   metrics.watchTenants(() => tenants.load());
   const proxyDeps: ProxyDeps<R> = {
     runs: deps.core.runs,

@@ -52,6 +52,8 @@ export interface RelayOptions {
   onFirstChunk(): void;
   /** Called once when the stream ends for any reason, just after the last bytes are handed over. */
   onEnd(outcome: RelayOutcome): void;
+  /** Called at once when the outcome is known, before the platform writes the last bytes. */
+  beforeLastBytes?(outcome: RelayOutcome): void;
   /** Turns a failure while reading the engine's body into the error the client sees. */
   describeError(err: unknown): OrlaError;
   /** Turns an error event the engine wrote into the stream into the error the call failed with. */
@@ -173,6 +175,7 @@ export class SseRelay implements StreamRelay {
     // the last events are searched, not every chunk (a search per chunk cost 8 µs a stream).
     if (!this.options.responses) for (const b of [this.beforeLast, this.last]) if (!this.engineError && b?.includes(CHAT_ERROR)) this.readError(b, CHAT_ERROR);
     const outcome = { usage: this.usage, toolCalls, error: this.engineError ?? error, clientGone: this.options.clientGone() };
+    this.options.beforeLastBytes?.(outcome);
     // Accounted once the caller has written the last bytes: the bookkeeping is off the client's path.
     queueMicrotask(() => this.options.onEnd(outcome));
   }

@@ -7,6 +7,8 @@ interface Waiter {
 }
 
 interface TenantState {
+  /** Its max_concurrency here (this gateway's share of it in a fleet), read at each admission. */
+  max: () => number;
   /** Admitted past this gate and not finished (waiting in a backend's queue, or in flight). */
   admitted: number;
   /** Waiting here, or admitted and still waiting for a backend's slot. */
@@ -24,6 +26,14 @@ export interface TenantPass {
 
 const NO_PASS: TenantPass = { dispatched() {}, done() {} };
 
+/** This gateway's part of a tenant's limits: all of them alone, a share in a fleet (routing/fleet-shares.ts). */
+export interface TenantShare {
+  tenantConcurrency(configured: number): number;
+  tenantQueueLimit(configured: number): number;
+}
+
+const WHOLE: TenantShare = { tenantConcurrency: (n) => n, tenantQueueLimit: (n) => n };
+
 /**
  * Each tenant's `max_concurrency` across the gateway and its `queue_limit`. A request over its
  * tenant's limit waits here, before any backend's queue, so it holds no backend slot and blocks no
@@ -32,18 +42,26 @@ const NO_PASS: TenantPass = { dispatched() {}, done() {} };
 export class TenantGate {
   private readonly tenants = new Map<string, TenantState>();
 
-  constructor(private readonly limits: Readonly<Record<string, TenantConfig>>) {}
+  constructor(
+    private readonly limits: Readonly<Record<string, TenantConfig>>,
+    private readonly share: TenantShare = WHOLE,
+  ) {}
 
   /** Waits for the tenant's turn; throws 429 (queue full), 408 (deadline) or 499 (client left). */
   enter(tenant: string | undefined, ticket: Pick<Ticket, 'signal' | 'deadlineMs' | 'arrivedAt'>): TenantPass | Promise<TenantPass> {
     const limit = tenant === undefined ? undefined : this.limits[tenant];
     if (!limit || (limit.max_concurrency === undefined && limit.queue_limit === undefined)) return NO_PASS;
     let state = this.tenants.get(tenant!);
-    if (!state) this.tenants.set(tenant!, (state = { admitted: 0, waiting: 0, queue: [] }));
-    if (limit.queue_limit !== undefined && state.waiting >= limit.queue_limit) throw tenantQueueFull(tenant!);
+    if (!state) {
+      const configured = limit.max_concurrency;
+      const max = configured === undefined ? () => Infinity : () => this.share.tenantConcurrency(configured);
+      this.tenants.set(tenant!, (state = { max, admitted: 0, waiting: 0, queue: [] }));
+    }
+    if (limit.queue_limit !== undefined && state.waiting >= this.share.tenantQueueLimit(limit.queue_limit)) throw tenantQueueFull(tenant!);
     state.waiting++;
     const pass = this.pass(state);
-    if (limit.max_concurrency === undefined || state.admitted < limit.max_concurrency) {
+    admitWaiting(state); // those before it first, if its limit has room now
+    if (state.queue.length === 0 && state.admitted < state.max()) {
       state.admitted++;
       return pass;
     }
@@ -101,8 +119,13 @@ export class TenantGate {
         if (done) return;
         done = true;
         state.admitted--;
-        state.queue.shift()?.admit();
+        admitWaiting(state);
       },
     };
   }
+}
+
+/** Lets in as many waiting requests as the tenant's limit has room for now (in a fleet, its share moves with the fleet's size). */
+function admitWaiting(state: TenantState): void {
+  while (state.queue.length > 0 && state.admitted < state.max()) state.queue.shift()!.admit();
 }
