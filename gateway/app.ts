@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { asOrlaError, notFound } from '../errors.js';
-import type { Backend } from '../routing/backend.js';
+import type { AdmissionBackend } from '../routing/admission-backend.js';
 import type { StageMapper } from '../routing/types.js';
 import type { Core } from './core.js';
 import { apiKeyCheck, requireApiKey } from './auth.js';
@@ -17,7 +17,7 @@ import type { RouteKind } from './validate.js';
 
 export interface GatewayDeps<R> {
   config: Config;
-  backends: ReadonlyMap<string, Backend>;
+  backends: ReadonlyMap<string, AdmissionBackend>;
   mapper: StageMapper;
   core: Pick<Core, 'runs' | 'memory'>;
   platform: Platform<R>;

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { Memory, type MemoryBackend, type MemoryObserver } from '../memory/index.js';
-import type { Backend } from '../routing/backend.js';
+import type { AdmissionBackend } from '../routing/admission-backend.js';
 import { MemoryRunStore } from '../sessions/memory-store.js';
 import { Runs } from '../sessions/runs.js';
 import type { RunStore } from '../state.js';
@@ -22,7 +22,7 @@ export interface Core {
  * run store (in memory unless one is given), the runs that own it, and memory, told when a run is
  * dropped from the store so that it releases what the run held.
  */
-export function createCore(config: Config, backends: ReadonlyMap<string, Backend>, options: { store?: RunStore; observer?: MemoryObserver; log: Logger }): Core {
+export function createCore(config: Config, backends: ReadonlyMap<string, AdmissionBackend>, options: { store?: RunStore; observer?: MemoryObserver; log: Logger }): Core {
   let memory!: Memory;
   const idleTtlMs = config.memory.idle_ttl_s * 1000;
   const store =
@@ -47,7 +47,7 @@ export function createCore(config: Config, backends: ReadonlyMap<string, Backend
 }
 
 /** A backend as memory sees it: its replicas, their load, and cache-control calls through each replica's own client. */
-export function memoryBackend(backend: Backend): MemoryBackend {
+export function memoryBackend(backend: AdmissionBackend): MemoryBackend {
   const replica = (url: string) => backend.replicas.find((r) => r.url === url);
   const call: EngineCall = async (url, request) => {
     const client = replica(url)?.client;

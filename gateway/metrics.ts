@@ -137,8 +137,9 @@ export class GatewayMetrics implements MapperObserver, RoutingObserver, MemoryOb
     registers: [this.registry],
   });
 
-  constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'orla_process_' });
+  /** `processMetrics: false` leaves out prom-client's process collector (Node-only: Workers have no process to report). */
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'orla_process_' });
   }
 
   // The tallies and histogram children of a label set are made once and kept (the label sets are

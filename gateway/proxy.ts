@@ -1,6 +1,6 @@
 import { badRequest } from '../errors.js';
 import type { Memory } from '../memory/index.js';
-import type { Backend } from '../routing/backend.js';
+import type { AdmissionBackend } from '../routing/admission-backend.js';
 import { chooseTarget } from '../routing/reroute.js';
 import type { StageMapper } from '../routing/types.js';
 import { identify } from '../sessions/identity.js';
@@ -16,7 +16,7 @@ import type { RouteKind } from './validate.js';
 
 export interface ProxyDeps<R> {
   mapper: StageMapper;
-  backends: ReadonlyMap<string, Backend>;
+  backends: ReadonlyMap<string, AdmissionBackend>;
   runs: Runs;
   memory: Memory;
   platform: Platform<R>;
