@@ -1,0 +1,68 @@
+import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+// What an engine sees, for asserting on it: an HTTP tap in front of a simulated engine that records
+// each request (its path, headers and body), how many were in flight at once, and which ones the
+// gateway abandoned before their response ended. It passes everything through unchanged.
+
+export interface Tapped {
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: Record<string, unknown>;
+  /** Set when the gateway closed the connection before the response ended. */
+  aborted: boolean;
+  /** Set when the response ended. */
+  finished: boolean;
+}
+
+export interface EngineTap {
+  url: string;
+  requests: Tapped[];
+  /** Requests to the completion routes in flight now, and the most there ever were at once. */
+  inFlight: number;
+  peakInFlight: number;
+  close(): Promise<void>;
+}
+
+export async function startTap(target: string): Promise<EngineTap> {
+  const to = new URL(target);
+  const tap: EngineTap = { url: '', requests: [], inFlight: 0, peakInFlight: 0, close: async () => {} };
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    const entry: Tapped = { path: req.url!, headers: req.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, aborted: false, finished: false };
+    tap.requests.push(entry);
+    const counted = req.method === 'POST' && req.url!.startsWith('/v1/');
+    if (counted) tap.peakInFlight = Math.max(tap.peakInFlight, ++tap.inFlight);
+    let done = false;
+    const finish = (aborted: boolean) => {
+      if (done) return;
+      done = true;
+      entry.aborted = aborted;
+      entry.finished = !aborted;
+      if (counted) tap.inFlight--;
+    };
+    const upstream = httpRequest({ host: to.hostname, port: to.port, method: req.method, path: req.url, headers: { ...req.headers, host: to.host } }, (answer) => {
+      res.writeHead(answer.statusCode!, answer.headers);
+      answer.pipe(res);
+      answer.on('end', () => finish(false));
+    });
+    upstream.on('error', () => res.destroy());
+    res.on('close', () => {
+      if (!res.writableFinished) {
+        finish(true);
+        upstream.destroy();
+      }
+    });
+    upstream.end(chunks.length ? Buffer.concat(chunks) : undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  tap.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  tap.close = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  return tap;
+}

@@ -1,0 +1,80 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { Miniflare } from 'miniflare';
+
+// The Worker for real: bundled by wrangler exactly as `wrangler deploy` bundles it (offline: a dry
+// run), then run in workerd through Miniflare, with in-memory Durable Objects. Nothing calls out:
+// wrangler's telemetry and error reports are off, its config home is a temporary folder, Miniflare
+// gets no `cf` object to fetch and no inspector.
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+/** Wrangler's environment for a run that reaches nothing outside this machine. */
+export function offlineEnv(home: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    WRANGLER_SEND_METRICS: 'false',
+    WRANGLER_SEND_ERROR_REPORTS: 'false',
+    WRANGLER_HIDE_BANNER: 'true',
+    CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+    XDG_CONFIG_HOME: join(home, 'config'),
+    WRANGLER_LOG_PATH: join(home, 'logs'),
+  };
+}
+
+export interface Bundle {
+  dir: string;
+  script: string;
+  remove(): Promise<void>;
+}
+
+/** `wrangler deploy --dry-run --outdir`: the Worker as it would be uploaded. */
+export async function bundleWorker(): Promise<Bundle> {
+  const dir = await mkdtemp(join(tmpdir(), 'workers-orla-'));
+  await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'deploy', '--dry-run', '--outdir', join(dir, 'out'), '--config', join(ROOT, 'wrangler.toml')], {
+    cwd: ROOT,
+    env: offlineEnv(dir),
+    timeout: 60_000,
+  });
+  return { dir, script: join(dir, 'out', 'worker.js'), remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export interface RunningWorker {
+  url: string;
+  mf: Miniflare;
+  /** Runs the Worker's cron trigger once (the idle sweep). */
+  scheduled(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The bundled Worker in workerd, its vars (ORLA_CONFIG) as given, on 127.0.0.1. */
+export async function startWorker(bundle: Bundle, vars: Record<string, string>): Promise<RunningWorker> {
+  const mf = new Miniflare({
+    modules: [{ type: 'ESModule', path: bundle.script }],
+    modulesRoot: join(bundle.dir, 'out'),
+    compatibilityDate: '2026-04-01',
+    compatibilityFlags: ['nodejs_compat'],
+    bindings: vars,
+    durableObjects: {
+      RUNS: { className: 'RunObject', useSQLite: true },
+      RUN_DIRECTORY: { className: 'RunDirectoryObject', useSQLite: true },
+      BACKENDS: { className: 'BackendObject', useSQLite: true },
+    },
+    host: '127.0.0.1',
+    port: 0,
+    cf: false,
+  });
+  const url = (await mf.ready).origin;
+  return {
+    url,
+    mf,
+    async scheduled() {
+      const worker = await mf.getWorker();
+      await worker.scheduled({ cron: '* * * * *' });
+    },
+    close: () => mf.dispose(),
+  };
+}
