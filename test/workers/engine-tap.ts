@@ -24,6 +24,9 @@ export interface EngineTap {
   close(): Promise<void>;
 }
 
+/** The routes a client's call reaches (not memory's cache calls). */
+const COMPLETIONS = /^\/v1\/(chat\/completions|completions|responses|embeddings)(\?|$)/;
+
 export async function startTap(target: string): Promise<EngineTap> {
   const to = new URL(target);
   const tap: EngineTap = { url: '', requests: [], inFlight: 0, peakInFlight: 0, close: async () => {} };
@@ -33,7 +36,7 @@ export async function startTap(target: string): Promise<EngineTap> {
     const text = Buffer.concat(chunks).toString('utf8');
     const entry: Tapped = { path: req.url!, headers: req.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, aborted: false, finished: false };
     tap.requests.push(entry);
-    const counted = req.method === 'POST' && req.url!.startsWith('/v1/');
+    const counted = COMPLETIONS.test(req.url!);
     if (counted) tap.peakInFlight = Math.max(tap.peakInFlight, ++tap.inFlight);
     let done = false;
     const finish = (aborted: boolean) => {

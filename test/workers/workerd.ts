@@ -45,6 +45,8 @@ export async function bundleWorker(): Promise<Bundle> {
 export interface RunningWorker {
   url: string;
   mf: Miniflare;
+  /** A second Worker (another isolate) of the same gateway, sharing its Durable Objects: `fetch` as a client would. */
+  twin(url: string, init?: RequestInit): Promise<Response>;
   /** Runs the Worker's cron trigger once (the idle sweep). */
   scheduled(): Promise<void>;
   close(): Promise<void>;
@@ -52,25 +54,31 @@ export interface RunningWorker {
 
 /** The bundled Worker in workerd, its vars (ORLA_CONFIG) as given, on 127.0.0.1. */
 export async function startWorker(bundle: Bundle, vars: Record<string, string>): Promise<RunningWorker> {
-  const mf = new Miniflare({
-    modules: [{ type: 'ESModule', path: bundle.script }],
+  const worker = {
+    modules: [{ type: 'ESModule' as const, path: bundle.script }],
     modulesRoot: join(bundle.dir, 'out'),
     compatibilityDate: '2026-04-01',
     compatibilityFlags: ['nodejs_compat'],
     bindings: vars,
-    durableObjects: {
-      RUNS: { className: 'RunObject', useSQLite: true },
-      RUN_DIRECTORY: { className: 'RunDirectoryObject', useSQLite: true },
-      BACKENDS: { className: 'BackendObject', useSQLite: true },
-    },
+  };
+  const objects = { RUNS: 'RunObject', RUN_DIRECTORY: 'RunDirectoryObject', BACKENDS: 'BackendObject' };
+  const mf = new Miniflare({
     host: '127.0.0.1',
     port: 0,
     cf: false,
+    workers: [
+      { ...worker, name: 'orla', durableObjects: Object.fromEntries(Object.entries(objects).map(([binding, className]) => [binding, { className, useSQLite: true }])) },
+      { ...worker, name: 'orla-twin', durableObjects: Object.fromEntries(Object.entries(objects).map(([binding, className]) => [binding, { className, useSQLite: true, scriptName: 'orla' }])) },
+    ],
   });
   const url = (await mf.ready).origin;
   return {
     url,
     mf,
+    async twin(url, init) {
+      const twin = await mf.getWorker('orla-twin');
+      return (await twin.fetch(url, init as never)) as unknown as Response;
+    },
     async scheduled() {
       const worker = await mf.getWorker();
       await worker.scheduled({ cron: '* * * * *' });

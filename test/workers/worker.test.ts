@@ -1,0 +1,188 @@
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSimulator, type RunningSimulator } from '../../simulator/index.js';
+import { until, within } from '../helpers/wait.js';
+import { startTap, type EngineTap } from './engine-tap.js';
+import { bundleWorker, startWorker, type Bundle, type RunningWorker } from './workerd.js';
+
+// The Workers entry for real: bundled by wrangler as `wrangler deploy` would, run in workerd (through
+// Miniflare) with its Durable Objects, in front of simulated engines on 127.0.0.1. A tap in front of
+// each engine shows what the engine saw. A second Worker of the same gateway (another isolate,
+// sharing the Durable Objects) stands for the many isolates of a deployed Worker.
+
+let bundle: Bundle;
+const sims: RunningSimulator[] = [];
+const taps: Record<'light' | 'heavy' | 'slow', EngineTap> = {} as never;
+let worker: RunningWorker;
+
+beforeAll(async () => {
+  bundle = await bundleWorker();
+  const light = await startSimulator({ profile: 'instant', models: ['light-model'] });
+  const heavy = await startSimulator({ profile: 'instant', models: ['heavy-model'] });
+  // Real decode times, slowed down: a request holds its slot for seconds.
+  const slow = await startSimulator({ profile: 'qwen3-8b-h100', speed: 0.25, models: ['slow-model'] });
+  sims.push(light, heavy, slow);
+  taps.light = await startTap(light.url);
+  taps.heavy = await startTap(heavy.url);
+  taps.slow = await startTap(slow.url);
+  const config = {
+    backends: {
+      light: { engine: 'simulator', urls: [taps.light.url], api_key: '${LIGHT_KEY}' },
+      heavy: { engine: 'simulator', urls: [taps.heavy.url] },
+      slow: { engine: 'simulator', urls: [taps.slow.url], max_concurrency: 1, queue_limit: 1, retries: { attempts: 0 } },
+    },
+    mappers: {
+      triage: {
+        kind: 'onebit',
+        classifier: { backend: 'light', model: 'light-model', timeout_ms: 10_000 },
+        simple: { backend: 'light', model: 'light-model' },
+        complex: { backend: 'heavy', model: 'heavy-model' },
+      },
+    },
+    stages: {
+      classify: { backend: 'light', model: 'light-model', params: { temperature: 0 } },
+      reply: { backend: 'heavy', model: 'heavy-model' },
+      solve: { mapper: 'triage' },
+      draft: { backend: 'slow', model: 'slow-model' },
+      default: { backend: 'heavy', model: 'heavy-model' },
+    },
+    memory: { pressure: { interval_ms: 0 } },
+  };
+  // A lease outlives any test: a slot that comes back does so because it was released.
+  worker = await startWorker(bundle, { ORLA_CONFIG: JSON.stringify(config), LIGHT_KEY: 'sk-light-secret', ORLA_LEASE_TTL_S: '600' });
+}, 60_000);
+
+afterAll(async () => {
+  await worker?.close();
+  await Promise.all(Object.values(taps).map((tap) => tap.close()));
+  await Promise.all(sims.map((sim) => sim.close()));
+  await bundle?.remove();
+});
+
+const chat = (headers: Record<string, string>, body: Record<string, unknown>) =>
+  fetch(`${worker.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ model: 'any', messages: [{ role: 'user', content: 'Hello there.' }], ...body }),
+  });
+
+describe('the gateway as a Cloudflare Worker, in workerd', () => {
+  it('sends a tagged completion to its stage\'s backend, with the tags stripped and the key from a Worker secret', async () => {
+    const before = { light: taps.light.requests.length, heavy: taps.heavy.requests.length };
+    const res = await chat(
+      { 'x-orla-workflow-run': 'edge-tagged', 'x-orla-stage': 'classify', 'x-orla-priority': '7', 'x-orla-tag-team': 'support' },
+      { metadata: { 'orla.tags': { ticket: '42' }, keep: 'me' } },
+    );
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-orla-backend')).toBe('light');
+    expect(res.headers.get('x-orla-stage')).toBe('classify');
+    expect(res.headers.get('x-orla-workflow-run')).toBe('edge-tagged');
+    expect((await res.json()).choices[0].message.content).toBeTruthy();
+    expect(taps.heavy.requests.length).toBe(before.heavy);
+    const seen = taps.light.requests.slice(before.light).find((r) => r.path === '/v1/chat/completions')!;
+    expect(seen.body).toMatchObject({ model: 'light-model', temperature: 0, metadata: { keep: 'me' } });
+    expect(JSON.stringify(seen.body)).not.toMatch(/orla/);
+    expect(Object.keys(seen.headers).filter((h) => h.startsWith('x-orla'))).toEqual([]);
+    expect(seen.headers.authorization).toBe('Bearer sk-light-secret'); // ${LIGHT_KEY}, from the Worker's vars
+  });
+
+  it('maps a stage with OneBit: the classifier\'s verdict picks the side', async () => {
+    const ask = (answer: string) =>
+      chat({ 'x-orla-stage': 'solve' }, { messages: [{ role: 'user', content: `[[sim:answer ${answer}]] Fix the typo in the README.` }] });
+    const simple = await ask('{"prediction": true}');
+    expect(simple.status).toBe(200);
+    expect([simple.headers.get('x-orla-mapped'), simple.headers.get('x-orla-backend')]).toEqual(['simple', 'light']);
+    const complex = await ask('{"prediction": false}');
+    expect([complex.headers.get('x-orla-mapped'), complex.headers.get('x-orla-backend')]).toEqual(['complex', 'heavy']);
+    expect(taps.light.requests.some((r) => (r.body.response_format as { json_schema?: { name?: string } } | undefined)?.json_schema?.name === 'onebit_verdict')).toBe(true);
+  });
+
+  it('streams to the openai client, with the usage it asked for', async () => {
+    const client = new OpenAI({ baseURL: `${worker.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const stream = await client.chat.completions.create(
+      { model: 'orla:reply', messages: [{ role: 'user', content: 'Draft a reply.' }], stream: true, stream_options: { include_usage: true } },
+      { headers: { 'X-Orla-Workflow-Run': 'edge-stream' } },
+    );
+    let text = '';
+    let usage: OpenAI.CompletionUsage | undefined | null;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta?.content ?? '';
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect(text.length).toBeGreaterThan(0);
+    expect(usage?.prompt_tokens).toBeGreaterThan(0);
+    expect(usage?.completion_tokens).toBeGreaterThan(0);
+    const run = await (await fetch(`${worker.url}/v1/workflows/edge-stream`)).json();
+    expect(run.tokens.completion).toBe(usage!.completion_tokens); // the usage tap counted the stream in its run
+  });
+
+  it('keeps a run of three calls, from two isolates, readable at GET /v1/workflows/{run}', async () => {
+    const headers = (stage: string) => ({ 'content-type': 'application/json', 'x-orla-workflow-run': 'edge-run', 'x-orla-stage': stage });
+    const body = JSON.stringify({ model: 'any', messages: [{ role: 'user', content: 'Next step.' }] });
+    expect((await chat(headers('classify'), {})).status).toBe(200);
+    expect((await worker.twin(`${worker.url}/v1/chat/completions`, { method: 'POST', headers: headers('reply'), body })).status).toBe(200);
+    expect((await chat({ ...headers('reply'), 'x-orla-workflow-done': 'true' }, {})).status).toBe(200);
+    const res = await fetch(`${worker.url}/v1/workflows/edge-run`);
+    expect(res.status).toBe(200);
+    const run = await res.json();
+    expect(run).toMatchObject({ id: 'edge-run', calls: 3, failed_calls: 0, stages: ['classify', 'reply'], backends: ['light', 'heavy'], completed_by: 'workflow-done', in_flight: 0 });
+    expect(run.tokens.prompt).toBeGreaterThan(0);
+    const listed = await (await worker.twin(`${worker.url}/v1/workflows`)).json();
+    expect(listed.data.map((r: { id: string }) => r.id)).toContain('edge-run');
+  });
+
+  it('holds max_concurrency and queue_limit across isolates: the engine never sees two at once, and the overflow gets 429', async () => {
+    const body = JSON.stringify({ model: 'any', messages: [{ role: 'user', content: 'Write a paragraph.' }], max_tokens: 100, ignore_eos: true });
+    const init = { method: 'POST', headers: { 'content-type': 'application/json', 'x-orla-stage': 'draft' }, body };
+    const url = `${worker.url}/v1/chat/completions`;
+    const answers = await within(
+      Promise.all([fetch(url, init), worker.twin(url, init), fetch(url, init), worker.twin(url, init)].map(async (p) => {
+        const res = await p;
+        return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.json() };
+      })),
+      'four requests to the slow backend',
+      30_000,
+    );
+    const statuses = answers.map((a) => a.status).sort();
+    expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
+    const refused = answers.filter((a) => a.status === 429);
+    expect(refused.length).toBeGreaterThanOrEqual(1);
+    expect(refused[0]).toMatchObject({ body: { error: { code: 'queue_full', type: 'rate_limit_error' } } });
+    expect(Number(refused[0]!.retryAfter)).toBeGreaterThanOrEqual(1);
+    expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(2); // one served, one waited for its slot
+    expect(taps.slow.peakInFlight).toBe(1);
+  });
+
+  it('a client that leaves mid-stream: the engine sees the abort, and the slot comes back', async () => {
+    const before = taps.slow.requests.length;
+    const controller = new AbortController();
+    const res = await chat({ 'x-orla-stage': 'draft', 'x-orla-workflow-run': 'edge-abort' }, { stream: true, max_tokens: 4000, ignore_eos: true });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain('data:');
+    controller.abort();
+    await reader.cancel();
+    await until(() => taps.slow.requests.slice(before).some((r) => r.aborted), 'the engine to see its request aborted');
+    // The slot is free again (max_concurrency 1, leases far from expiring): the next request is served.
+    const next = await within(chat({ 'x-orla-stage': 'draft' }, { max_tokens: 4 }), 'a request after the abort');
+    expect(next.status).toBe(200);
+    await until(async () => (await (await fetch(`${worker.url}/v1/workflows/edge-abort`)).json()).in_flight === 0, 'the run to count the call as over');
+  });
+
+  it('answers malformed JSON with a 400 envelope and an unknown route with a 404 envelope', async () => {
+    const bad = await fetch(`${worker.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model": ' });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_json' });
+    const missing = await fetch(`${worker.url}/v1/nothing-here`);
+    expect(missing.status).toBe(404);
+    expect((await missing.json()).error).toMatchObject({ type: 'not_found_error', code: 'unknown_route' });
+    expect(missing.headers.get('x-request-id')).toBeTruthy();
+  });
+
+  it('shows each backend\'s queue and slots from its Durable Object at GET /v1/backends', async () => {
+    const res = await worker.twin(`${worker.url}/v1/backends`);
+    const { data } = await res.json();
+    expect(data.map((b: { name: string }) => b.name)).toEqual(['light', 'heavy', 'slow']);
+    expect(data.find((b: { name: string }) => b.name === 'slow')).toMatchObject({ max_concurrency: 1, queue_limit: 1, waiting: 0 });
+  });
+});
