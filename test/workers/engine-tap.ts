@@ -3,7 +3,9 @@ import type { AddressInfo } from 'node:net';
 
 // What an engine sees, for asserting on it: an HTTP tap in front of a simulated engine that records
 // each request (its path, headers and body), how many were in flight at once, and which ones the
-// gateway abandoned before their response ended. It passes everything through unchanged.
+// gateway abandoned before their response ended. It passes everything through unchanged, except that
+// a request with `x-tap-split: 1` gets each piece of its answer in two writes, a moment apart, as a
+// network may cut an SSE event in two.
 
 export interface Tapped {
   path: string;
@@ -48,8 +50,21 @@ export async function startTap(target: string): Promise<EngineTap> {
     };
     const upstream = httpRequest({ host: to.hostname, port: to.port, method: req.method, path: req.url, headers: { ...req.headers, host: to.host } }, (answer) => {
       res.writeHead(answer.statusCode!, answer.headers);
-      answer.pipe(res);
-      answer.on('end', () => finish(false));
+      if (req.headers['x-tap-split'] !== '1') {
+        answer.pipe(res);
+        answer.on('end', () => finish(false));
+        return;
+      }
+      void (async () => {
+        for await (const piece of answer as AsyncIterable<Buffer>) {
+          const half = Math.ceil(piece.length / 2);
+          res.write(piece.subarray(0, half));
+          await new Promise((resolve) => setTimeout(resolve, 30));
+          res.write(piece.subarray(half));
+        }
+        res.end();
+        finish(false);
+      })().catch(() => res.destroy());
     });
     upstream.on('error', () => res.destroy());
     res.on('close', () => {

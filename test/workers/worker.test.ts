@@ -116,6 +116,26 @@ describe('the gateway as a Cloudflare Worker, in workerd', () => {
     expect(run.tokens.completion).toBe(usage!.completion_tokens); // the usage tap counted the stream in its run
   });
 
+  it('streams an answer whose usage, not asked for, arrives on its own: it is dropped, and the stream still ends', async () => {
+    // The slow engine writes each event as it decodes it: the usage event comes alone, and the
+    // gateway has nothing to send for it.
+    const res = await chat({ 'x-orla-stage': 'draft' }, { stream: true, max_tokens: 8, ignore_eos: true });
+    expect(res.status).toBe(200);
+    const text = await within(res.text(), 'the stream to end');
+    expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
+    expect(text).not.toContain('"usage"');
+  });
+
+  it('streams an answer whose events the network cut in two, whole', async () => {
+    const res = await chat({ 'x-orla-stage': 'reply', 'x-tap-split': '1' }, { stream: true, max_tokens: 8 });
+    expect(res.status).toBe(200);
+    const text = await within(res.text(), 'the stream to end');
+    expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
+    const events = text.split('\n\n').filter((e) => e.startsWith('data: {'));
+    expect(events.length).toBeGreaterThan(1);
+    for (const event of events) expect(() => JSON.parse(event.slice(6))).not.toThrow();
+  });
+
   it('keeps a run of three calls, from two isolates, readable at GET /v1/workflows/{run}', async () => {
     const headers = (stage: string) => ({ 'content-type': 'application/json', 'x-orla-workflow-run': 'edge-run', 'x-orla-stage': stage });
     const body = JSON.stringify({ model: 'any', messages: [{ role: 'user', content: 'Next step.' }] });
@@ -184,5 +204,73 @@ describe('the gateway as a Cloudflare Worker, in workerd', () => {
     const { data } = await res.json();
     expect(data.map((b: { name: string }) => b.name)).toEqual(['light', 'heavy', 'slow']);
     expect(data.find((b: { name: string }) => b.name === 'slow')).toMatchObject({ max_concurrency: 1, queue_limit: 1, waiting: 0 });
+  });
+});
+
+describe('the Worker\'s config and cron trigger', () => {
+  it('answers every request with a 500 envelope naming each mistake in ORLA_CONFIG, and logs it once', async () => {
+    const config = { backends: { main: { engine: 'vllm' } }, stages: { default: { backend: 'mian', model: 'm' } } };
+    const broken = await startWorker(bundle, { ORLA_CONFIG: JSON.stringify(config) });
+    try {
+      const answers = await Promise.all([
+        fetch(`${broken.url}/health`),
+        fetch(`${broken.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }),
+        fetch(`${broken.url}/v1/models`),
+      ]);
+      for (const res of answers) {
+        expect(res.status).toBe(500);
+        const { error } = await res.json();
+        expect(error.code).toBe('invalid_config');
+        expect(error.message).toContain('backends.main.urls: required');
+        expect(error.message).toContain('stages.default.backend: unknown backend "mian"');
+      }
+      await until(() => broken.logs.some((line) => line.includes('ORLA_CONFIG is not valid')), 'the mistake to be logged');
+      expect(broken.logs.filter((line) => line.includes('ORLA_CONFIG is not valid'))).toHaveLength(1);
+    } finally {
+      await broken.close();
+    }
+  });
+
+  it('refuses what a Worker cannot run: an in-process simulator, a module from a file', async () => {
+    const config = {
+      backends: { local: { engine: 'simulator' } },
+      scheduler: { stage: './my-policy.js' },
+      stages: { default: { backend: 'local', model: 'm' } },
+    };
+    const broken = await startWorker(bundle, { ORLA_CONFIG: JSON.stringify(config) });
+    try {
+      const { error } = await (await fetch(`${broken.url}/health`)).json();
+      expect(error.message).toContain('backends.local.urls: required on Cloudflare Workers');
+      expect(error.message).toContain('scheduler.stage: a module path cannot be loaded on Cloudflare Workers');
+    } finally {
+      await broken.close();
+    }
+  });
+
+  it('the cron trigger ends a run idle past its TTL and releases its cache on the engine', async () => {
+    const config = {
+      backends: { main: { engine: 'simulator', urls: [taps.light.url] } },
+      stages: { default: { backend: 'main', model: 'light-model' } },
+      memory: { idle_ttl_s: 0.5, pressure: { interval_ms: 0 } },
+    };
+    const edge = await startWorker(bundle, { ORLA_CONFIG: JSON.stringify(config) });
+    try {
+      const call = await fetch(`${edge.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-orla-workflow-run': 'edge-idle' },
+        body: JSON.stringify({ model: 'any', messages: [{ role: 'user', content: 'Hello.' }] }),
+      });
+      expect(call.status).toBe(200);
+      const flushed = () => taps.light.requests.some((r) => r.path === '/v1/sessions/edge-idle/flush');
+      expect(flushed()).toBe(false);
+      // Nothing reads the run meanwhile (a read would end it too): only the sweep can.
+      await until(async () => {
+        await edge.scheduled();
+        return flushed();
+      }, 'the sweep to release the idle run on its engine');
+      expect((await fetch(`${edge.url}/v1/workflows/edge-idle`)).status).toBe(404);
+    } finally {
+      await edge.close();
+    }
   });
 });

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { Miniflare } from 'miniflare';
 
@@ -42,11 +43,19 @@ export async function bundleWorker(): Promise<Bundle> {
   return { dir, script: join(dir, 'out', 'worker.js'), remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
+/** A Worker as Miniflare hands it to this process (its types name workerd's own). */
+interface WorkerHandle {
+  fetch(url: string, init?: RequestInit): Promise<Response>;
+  scheduled(options: { cron: string }): Promise<unknown>;
+}
+
 export interface RunningWorker {
   url: string;
   mf: Miniflare;
   /** A second Worker (another isolate) of the same gateway, sharing its Durable Objects: `fetch` as a client would. */
   twin(url: string, init?: RequestInit): Promise<Response>;
+  /** What the Worker wrote to its console (its log lines), as it came. */
+  logs: string[];
   /** Runs the Worker's cron trigger once (the idle sweep). */
   scheduled(): Promise<void>;
   close(): Promise<void>;
@@ -62,7 +71,18 @@ export async function startWorker(bundle: Bundle, vars: Record<string, string>):
     bindings: vars,
   };
   const objects = { RUNS: 'RunObject', RUN_DIRECTORY: 'RunDirectoryObject', BACKENDS: 'BackendObject' };
+  const logs: string[] = [];
   const mf = new Miniflare({
+    handleRuntimeStdio(stdout: Readable, stderr: Readable) {
+      for (const stream of [stdout, stderr]) {
+        let partial = '';
+        stream.on('data', (chunk: Buffer) => {
+          const lines = (partial + chunk.toString('utf8')).split('\n');
+          partial = lines.pop()!;
+          logs.push(...lines);
+        });
+      }
+    },
     host: '127.0.0.1',
     port: 0,
     cf: false,
@@ -75,12 +95,13 @@ export async function startWorker(bundle: Bundle, vars: Record<string, string>):
   return {
     url,
     mf,
+    logs,
     async twin(url, init) {
-      const twin = await mf.getWorker('orla-twin');
-      return (await twin.fetch(url, init as never)) as unknown as Response;
+      const twin = (await mf.getWorker('orla-twin')) as unknown as WorkerHandle;
+      return twin.fetch(url, init);
     },
     async scheduled() {
-      const worker = await mf.getWorker();
+      const worker = (await mf.getWorker()) as unknown as WorkerHandle;
       await worker.scheduled({ cron: '* * * * *' });
     },
     close: () => mf.dispose(),
