@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../../simulator/index.js';
@@ -199,11 +200,38 @@ describe('the gateway as a Cloudflare Worker, in workerd', () => {
     expect(missing.headers.get('x-request-id')).toBeTruthy();
   });
 
-  it('shows each backend\'s queue and slots from its Durable Object at GET /v1/backends', async () => {
-    const res = await worker.twin(`${worker.url}/v1/backends`);
-    const { data } = await res.json();
+  it('shows each backend\'s queue and slots from its Durable Object, and changes a limit there for every isolate', async () => {
+    const { data } = await (await worker.twin(`${worker.url}/v1/backends`)).json();
     expect(data.map((b: { name: string }) => b.name)).toEqual(['light', 'heavy', 'slow']);
     expect(data.find((b: { name: string }) => b.name === 'slow')).toMatchObject({ max_concurrency: 1, queue_limit: 1, waiting: 0 });
+    const patched = await fetch(`${worker.url}/v1/backends/heavy`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ max_concurrency: 7 }) });
+    expect((await patched.json()).max_concurrency).toBe(7);
+    const seen = (await (await worker.twin(`${worker.url}/v1/backends`)).json()).data.find((b: { name: string }) => b.name === 'heavy');
+    expect(seen.max_concurrency).toBe(7);
+  });
+
+  it('serves the other routes as on Node: health, readiness, models, metrics', async () => {
+    expect(await (await fetch(`${worker.url}/health`)).json()).toEqual({ status: 'ok' });
+    const ready = await fetch(`${worker.url}/ready`);
+    expect(ready.status).toBe(200);
+    expect((await ready.json()).backends).toMatchObject({ light: { ready: 1, replicas: 1 }, slow: { ready: 1, replicas: 1 } });
+    const models = (await (await fetch(`${worker.url}/v1/models`)).json()).data.map((m: { id: string }) => m.id);
+    expect(models).toEqual(expect.arrayContaining(['orla:classify', 'orla:solve', 'light-model', 'heavy-model']));
+    const metrics = await (await fetch(`${worker.url}/metrics`)).text();
+    expect(metrics).toMatch(/orla_requests_total\{[^}]*backend="light",status="200"\} [1-9]/);
+    expect(metrics).not.toContain('orla_process_'); // no process to report in a Worker
+  });
+
+  it('bundles no Node-only module: no undici, node:http server, Node logger transport or in-process simulator', async () => {
+    const { inputs } = JSON.parse(await readFile(bundle.metafile, 'utf8')) as { inputs: Record<string, { imports: { path: string; external?: boolean }[] }> };
+    const files = Object.keys(inputs);
+    for (const nodeOnly of [/node_modules\/undici\//, /node_modules\/@hono\/node-server\//, /^simulator\//, /gateway\/(server|node\/)/, /upstream\/clients\/undici/, /node_modules\/pino\/pino\.js/, /thread-stream|sonic-boom|pino-pretty/]) {
+      expect(files.filter((f) => nodeOnly.test(f))).toEqual([]);
+    }
+    // The project's own code imports only these from Node (each provided by nodejs_compat; the
+    // module loaders' and the file loader's are never called at the edge).
+    const own = new Set(files.filter((f) => !f.includes('node_modules') && !f.startsWith('node-built-in')).flatMap((f) => inputs[f]!.imports.filter((i) => i.external).map((i) => i.path)));
+    expect([...own].filter((p) => p !== 'cloudflare:workers' && p !== '<runtime>').sort()).toEqual(['node:async_hooks', 'node:buffer', 'node:crypto', 'node:fs/promises', 'node:path', 'node:url']);
   });
 });
 
@@ -248,12 +276,15 @@ describe('the Worker\'s config and cron trigger', () => {
   });
 
   it('the cron trigger ends a run idle past its TTL and releases its cache on the engine', async () => {
-    const config = {
-      backends: { main: { engine: 'simulator', urls: [taps.light.url] } },
-      stages: { default: { backend: 'main', model: 'light-model' } },
-      memory: { idle_ttl_s: 0.5, pressure: { interval_ms: 0 } },
-    };
-    const edge = await startWorker(bundle, { ORLA_CONFIG: JSON.stringify(config) });
+    // YAML, as a config file for `orla serve --config` would be.
+    const config = [
+      'backends:',
+      '  main: { engine: simulator, urls: ["${ENGINE_URL}"] }',
+      'stages:',
+      '  default: { backend: main, model: light-model }',
+      'memory: { idle_ttl_s: 0.5, pressure: { interval_ms: 0 } }',
+    ].join('\n');
+    const edge = await startWorker(bundle, { ORLA_CONFIG: config, ENGINE_URL: taps.light.url });
     try {
       const call = await fetch(`${edge.url}/v1/chat/completions`, {
         method: 'POST',

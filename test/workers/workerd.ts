@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -29,18 +29,43 @@ export function offlineEnv(home: string): NodeJS.ProcessEnv {
 export interface Bundle {
   dir: string;
   script: string;
+  /** esbuild's account of what went into the bundle. */
+  metafile: string;
+  /** What wrangler.toml says the runtime is: the test runs the Worker as deployed. */
+  compatibilityDate: string;
+  compatibilityFlags: string[];
+  /** Durable Object binding → class. */
+  durableObjects: Record<string, string>;
   remove(): Promise<void>;
+}
+
+/** The few wrangler.toml settings the test's workerd needs, read from the file deploy reads. */
+function deployed(toml: string): Pick<Bundle, 'compatibilityDate' | 'compatibilityFlags' | 'durableObjects'> {
+  const date = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)?.[1];
+  const flags = /^compatibility_flags\s*=\s*\[([^\]]*)\]/m.exec(toml)?.[1] ?? '';
+  const durableObjects: Record<string, string> = {};
+  for (const block of toml.split('[[durable_objects.bindings]]').slice(1)) {
+    const name = /^name\s*=\s*"([^"]+)"/m.exec(block)?.[1];
+    const className = /^class_name\s*=\s*"([^"]+)"/m.exec(block)?.[1];
+    if (name && className) durableObjects[name] = className;
+  }
+  if (!date) throw new Error('wrangler.toml has no compatibility_date');
+  return { compatibilityDate: date, compatibilityFlags: [...flags.matchAll(/"([^"]+)"/g)].map((m) => m[1]!), durableObjects };
 }
 
 /** `wrangler deploy --dry-run --outdir`: the Worker as it would be uploaded. */
 export async function bundleWorker(): Promise<Bundle> {
   const dir = await mkdtemp(join(tmpdir(), 'workers-orla-'));
-  await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'deploy', '--dry-run', '--outdir', join(dir, 'out'), '--config', join(ROOT, 'wrangler.toml')], {
-    cwd: ROOT,
-    env: offlineEnv(dir),
-    timeout: 60_000,
-  });
-  return { dir, script: join(dir, 'out', 'worker.js'), remove: () => rm(dir, { recursive: true, force: true }) };
+  const metafile = join(dir, 'meta.json');
+  const args = ['deploy', '--dry-run', '--outdir', join(dir, 'out'), '--metafile', metafile, '--config', join(ROOT, 'wrangler.toml')];
+  await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules/wrangler/bin/wrangler.js'), ...args], { cwd: ROOT, env: offlineEnv(dir), timeout: 60_000 });
+  return {
+    dir,
+    script: join(dir, 'out', 'worker.js'),
+    metafile,
+    ...deployed(await readFile(join(ROOT, 'wrangler.toml'), 'utf8')),
+    remove: () => rm(dir, { recursive: true, force: true }),
+  };
 }
 
 /** A Worker as Miniflare hands it to this process (its types name workerd's own). */
@@ -66,11 +91,11 @@ export async function startWorker(bundle: Bundle, vars: Record<string, string>):
   const worker = {
     modules: [{ type: 'ESModule' as const, path: bundle.script }],
     modulesRoot: join(bundle.dir, 'out'),
-    compatibilityDate: '2026-04-01',
-    compatibilityFlags: ['nodejs_compat'],
+    compatibilityDate: bundle.compatibilityDate,
+    compatibilityFlags: bundle.compatibilityFlags,
     bindings: vars,
   };
-  const objects = { RUNS: 'RunObject', RUN_DIRECTORY: 'RunDirectoryObject', BACKENDS: 'BackendObject' };
+  const objects = bundle.durableObjects;
   const logs: string[] = [];
   const mf = new Miniflare({
     handleRuntimeStdio(stdout: Readable, stderr: Readable) {
