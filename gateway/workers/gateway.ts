@@ -44,13 +44,15 @@ export function edgeGateway(env: WorkersEnv): Promise<EdgeGateway> {
 }
 
 async function build(env: WorkersEnv): Promise<EdgeGateway> {
-  let config: Config;
   try {
-    config = edgeConfig(env);
+    return await compose(env, edgeConfig(env));
   } catch (err) {
     if (err instanceof ConfigError) return misconfigured(err, workerLog());
     throw err;
   }
+}
+
+async function compose(env: WorkersEnv, config: Config): Promise<EdgeGateway> {
   const log = workerLog(config.server.log_level);
   const metrics = new GatewayMetrics({ processMetrics: false });
   const leaseTtlMs = Number(env.ORLA_LEASE_TTL_S ?? DEFAULT_LEASE_TTL_S) * 1000;

@@ -1,4 +1,4 @@
-import { clientClosed, OrlaError } from '../../errors.js';
+import { clientClosed, OrlaError, unavailable } from '../../errors.js';
 import type { BackendConfig } from '../../config/schema.js';
 import type { AdmissionBackend, BackendSnapshot } from '../../routing/admission-backend.js';
 import type { Lease, Outcome, Replica, Ticket } from '../../routing/backend.js';
@@ -20,9 +20,7 @@ export interface RemoteBackendOptions {
   /** Past it a lease whose holder stopped renewing frees its slot; renewed every third of it. */
   leaseTtlMs: number;
   observer?: RoutingObserver;
-  /** Keeps work that outlives the response running (the Worker's waitUntil). */
-  track?: <T>(work: Promise<T>) => Promise<T>;
-  /** A renewal or a release that failed (the lease then expires on its own). */
+  /** A call to the backend's object that failed (a lease it was not told of expires on its own). */
   onError?: (err: unknown) => void;
 }
 
@@ -36,7 +34,7 @@ export interface RemoteBackendOptions {
  */
 export class RemoteBackend implements AdmissionBackend {
   private view: AdmissionView | undefined;
-  private readonly track: <T>(work: Promise<T>) => Promise<T>;
+  private readonly failed: (err: unknown) => void;
 
   constructor(
     readonly name: string,
@@ -45,7 +43,7 @@ export class RemoteBackend implements AdmissionBackend {
     private readonly gate: () => GateLink,
     private readonly options: RemoteBackendOptions,
   ) {
-    this.track = options.track ?? ((work) => work);
+    this.failed = (err) => options.onError?.(err);
   }
 
   get queued(): number {
@@ -63,11 +61,15 @@ export class RemoteBackend implements AdmissionBackend {
   async acquire(ticket: Ticket): Promise<Lease> {
     if (ticket.signal?.aborted) throw clientClosed();
     const ticketId = crypto.randomUUID();
-    const leave = () => void this.track(this.gate().leave(this.name, ticketId)).catch(this.options.onError);
+    const leave = () => void this.gate().leave(this.name, ticketId).catch(this.failed);
     ticket.signal?.addEventListener('abort', leave, { once: true });
     let reply: AcquireReply;
     try {
       reply = await this.gate().acquire(this.name, ticketId, wireTicket(ticket), this.options.leaseTtlMs);
+    } catch (err) {
+      if (ticket.signal?.aborted) throw clientClosed();
+      this.failed(err);
+      throw unavailable(`backend ${this.name}: its admission (a Durable Object) did not answer`);
     } finally {
       ticket.signal?.removeEventListener('abort', leave);
     }
@@ -98,7 +100,7 @@ export class RemoteBackend implements AdmissionBackend {
     observer?.waited?.(this.name, stage, queueMs);
     const ttl = this.options.leaseTtlMs;
     const renewal = setInterval(() => {
-      void this.track(this.gate().renew(this.name, [leaseId], ttl)).then((view) => this.update(view), this.options.onError);
+      void this.gate().renew(this.name, [leaseId], ttl).then((view) => this.update(view), this.failed);
     }, ttl / 3);
     let released = false;
     return {
@@ -109,7 +111,7 @@ export class RemoteBackend implements AdmissionBackend {
         released = true;
         clearInterval(renewal);
         observer?.inFlight?.(this.name, stage, -1);
-        void this.track(this.gate().release(this.name, leaseId, outcome, tokens)).then((view) => this.update(view), this.options.onError);
+        void this.gate().release(this.name, leaseId, outcome, tokens).then((view) => this.update(view), this.failed);
       },
     };
   }

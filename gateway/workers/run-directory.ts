@@ -56,12 +56,16 @@ export class RunDirectory {
 
   private set(entry: RunEntry): void {
     this.entries!.set(entry.id, entry);
+    this.index(entry);
+    void this.storage.put(PREFIX + entry.id, entry); // the output gate holds the answer until it is written
+  }
+
+  private index(entry: RunEntry): void {
     for (const replica of entry.replicas) {
       let ids = this.ledger.get(replica);
       if (!ids) this.ledger.set(replica, (ids = new Set()));
       ids.add(entry.id);
     }
-    void this.storage.put(PREFIX + entry.id, entry);
   }
 
   private remove(entry: RunEntry): void {
@@ -83,11 +87,7 @@ export class RunDirectory {
       this.entries = new Map();
       for (const entry of stored.values()) {
         this.entries.set(entry.id, entry);
-        for (const replica of entry.replicas) {
-          let ids = this.ledger.get(replica);
-          if (!ids) this.ledger.set(replica, (ids = new Set()));
-          ids.add(entry.id);
-        }
+        this.index(entry);
       }
     }));
     return this.entries!;
