@@ -6,23 +6,24 @@ import type { Config } from '../../config/schema.js';
 
 const SOURCE = 'ORLA_CONFIG';
 
-/** The parsed config of an env (cached by its text: every request of an isolate, and its Durable Objects, read it). */
+/** The parsed config of an env (cached per env and text: every request of an isolate reads it). */
 export function edgeConfig(env: Record<string, unknown>): Config {
   const text = env.ORLA_CONFIG;
   if (typeof text !== 'string' || text.trim() === '') {
     throw new ConfigError([`${SOURCE}: not set (put the gateway's YAML or JSON config in this var, as for orla serve --config)`], SOURCE);
   }
-  if (cached?.text === text) return cached.config;
+  const known = cache.get(env);
+  if (known?.text === text) return known.config;
   const vars: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) if (typeof value === 'string') vars[name] = value;
   const config = parseConfig(text, { env: vars, source: SOURCE });
   const problems = edgeProblems(config);
   if (problems.length > 0) throw new ConfigError(problems, SOURCE);
-  cached = { text, config };
+  cache.set(env, { text, config });
   return config;
 }
 
-let cached: { text: string; config: Config } | undefined;
+const cache = new WeakMap<object, { text: string; config: Config }>();
 
 /** What a valid config may ask for that a Worker cannot do: run an engine in-process, load a module from a file. */
 function edgeProblems(config: Config): string[] {
