@@ -21,7 +21,8 @@ export interface RunEntry {
 /** The directory as a run's object reaches it. */
 export interface RunDirectoryLink {
   note(entry: RunEntry, maxRuns: number): Promise<string[]>;
-  drop(id: string, startedAt: number): Promise<void>;
+  /** Drops the run's entry if it is of the record that began at `startedAt` (any record without it). */
+  drop(id: string, startedAt?: number): Promise<void>;
 }
 
 /** What every call to a run's object carries. */
@@ -104,7 +105,10 @@ export class RunCell {
   /** The sweep: ends the run if it is idle past its TTL, and hands it over. */
   async expire(call: RunCall): Promise<RunRecord | undefined> {
     await this.load();
-    if (!this.stored) return undefined;
+    if (!this.stored) {
+      await this.toDirectory((d) => d.drop(call.id)); // the directory missed its end: this object is the authority
+      return undefined;
+    }
     if (call.now - this.stored.ttlFrom <= call.ttlMs) {
       await this.note(call.maxRuns); // called again meanwhile: the directory hears it
       return undefined;
@@ -131,7 +135,8 @@ export class RunCell {
     this.noted = undefined;
     void this.storage.deleteAll();
     void this.storage.deleteAlarm();
-    await this.toDirectory((d) => d.drop(record.id, record.startedAt));
+    // A drop that fails leaves an entry whose sweep finds this object empty, and drops it then.
+    await this.toDirectory((d) => d.drop(record.id, record.startedAt)).catch(() => {});
     return record;
   }
 
@@ -142,8 +147,14 @@ export class RunCell {
     const key = `${entry.startedAt}|${entry.lastActivity}|${entry.ttlFrom}|${entry.replicas.join(' ')}`;
     if (key === this.noted) return undefined;
     this.noted = key;
-    const evict = await this.toDirectory((d) => d.note(entry, maxRuns));
-    return evict.length > 0 ? evict : undefined;
+    try {
+      const evict = await this.toDirectory((d) => d.note(entry, maxRuns));
+      return evict.length > 0 ? evict : undefined;
+    } catch {
+      // The record is stored: the call stands. The directory hears of the run with its next change.
+      this.noted = undefined;
+      return undefined;
+    }
   }
 
   private toDirectory<T>(send: (directory: RunDirectoryLink) => Promise<T>): Promise<T> {

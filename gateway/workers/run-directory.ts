@@ -34,9 +34,9 @@ export class RunDirectory {
     return evicted;
   }
 
-  async drop(id: string, startedAt: number): Promise<void> {
+  async drop(id: string, startedAt?: number): Promise<void> {
     const known = (await this.load()).get(id);
-    if (known && known.startedAt === startedAt) this.remove(known);
+    if (known && (startedAt === undefined || known.startedAt === startedAt)) this.remove(known);
   }
 
   /** Runs within their idle TTL, most recently active first. */

@@ -46,7 +46,7 @@ export class RunDirectoryObject extends DurableObject<WorkersEnv> {
   note(entry: RunEntry, maxRuns: number): Promise<string[]> {
     return this.directory.note(entry, maxRuns);
   }
-  drop(id: string, startedAt: number): Promise<void> {
+  drop(id: string, startedAt?: number): Promise<void> {
     return this.directory.drop(id, startedAt);
   }
   list(limit: number, now: number, ttlMs: number): Promise<string[]> {
