@@ -55,7 +55,9 @@ async function build(env: WorkersEnv): Promise<EdgeGateway> {
 async function compose(env: WorkersEnv, config: Config): Promise<EdgeGateway> {
   const log = workerLog(config.server.log_level);
   const metrics = new GatewayMetrics({ processMetrics: false });
-  const leaseTtlMs = Number(env.ORLA_LEASE_TTL_S ?? DEFAULT_LEASE_TTL_S) * 1000;
+  const leaseTtlS = Number(env.ORLA_LEASE_TTL_S ?? DEFAULT_LEASE_TTL_S);
+  if (!(leaseTtlS > 0)) throw new ConfigError([`ORLA_LEASE_TTL_S: must be a positive number of seconds, got "${env.ORLA_LEASE_TTL_S}"`], 'the Worker\'s vars');
+  const leaseTtlMs = leaseTtlS * 1000;
   const fetchFn: typeof fetch = (input, init) => fetch(input, init); // workerd's fetch refuses to be called as another object's method
   const backends = new Map<string, RemoteBackend>();
   for (const [name, backend] of Object.entries(config.backends)) {
@@ -68,7 +70,7 @@ async function compose(env: WorkersEnv, config: Config): Promise<EdgeGateway> {
       new RemoteBackend(name, backend, replicas, () => tracked(backendOf(env, name)), {
         leaseTtlMs,
         observer: metrics,
-        onError: (err) => log.warn({ err, backend: name }, 'a backend object could not be told of a lease'),
+        onError: (err) => log.warn({ err, backend: name }, 'a call to a backend\'s Durable Object failed'),
       }),
     );
   }

@@ -13,7 +13,7 @@ import { bundleWorker, startWorker, type Bundle, type RunningWorker } from './wo
 
 let bundle: Bundle;
 const sims: RunningSimulator[] = [];
-const taps: Record<'light' | 'heavy' | 'slow', EngineTap> = {} as never;
+const taps: Record<'light' | 'heavy' | 'slow' | 'ordered', EngineTap> = {} as never;
 let worker: RunningWorker;
 
 beforeAll(async () => {
@@ -26,11 +26,13 @@ beforeAll(async () => {
   taps.light = await startTap(light.url);
   taps.heavy = await startTap(heavy.url);
   taps.slow = await startTap(slow.url);
+  taps.ordered = await startTap(slow.url);
   const config = {
     backends: {
       light: { engine: 'simulator', urls: [taps.light.url], api_key: '${LIGHT_KEY}' },
       heavy: { engine: 'simulator', urls: [taps.heavy.url] },
       slow: { engine: 'simulator', urls: [taps.slow.url], max_concurrency: 1, queue_limit: 1, retries: { attempts: 0 } },
+      ordered: { engine: 'simulator', urls: [taps.ordered.url], max_concurrency: 1 },
     },
     mappers: {
       triage: {
@@ -45,6 +47,7 @@ beforeAll(async () => {
       reply: { backend: 'heavy', model: 'heavy-model' },
       solve: { mapper: 'triage' },
       draft: { backend: 'slow', model: 'slow-model' },
+      review: { backend: 'ordered', model: 'slow-model' },
       default: { backend: 'heavy', model: 'heavy-model' },
     },
     memory: { pressure: { interval_ms: 0 } },
@@ -172,6 +175,28 @@ describe('the gateway as a Cloudflare Worker, in workerd', () => {
     expect(Number(refused[0]!.retryAfter)).toBeGreaterThanOrEqual(1);
     expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(2); // one served, one waited for its slot
     expect(taps.slow.peakInFlight).toBe(1);
+  });
+
+  it('serves the waiting requests of every isolate in the backend\'s order: the highest priority first', async () => {
+    const url = `${worker.url}/v1/chat/completions`;
+    const send = (via: 'here' | 'twin', priority: number, marker: string, maxTokens: number) => {
+      const init = {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-orla-stage': 'review', 'x-orla-priority': String(priority) },
+        body: JSON.stringify({ model: 'any', messages: [{ role: 'user', content: marker }], max_tokens: maxTokens, ignore_eos: true }),
+      };
+      return via === 'here' ? fetch(url, init) : worker.twin(url, init);
+    };
+    const waiting = async () => (await (await fetch(`${worker.url}/v1/backends`)).json()).data.find((b: { name: string }) => b.name === 'ordered').waiting;
+    const holder = send('here', 0, 'holder', 100);
+    await until(() => taps.ordered.inFlight === 1, 'the first request to hold the only slot');
+    const low = send('twin', 1, 'low', 4);
+    await until(async () => (await waiting()) === 1, 'the low-priority request to wait');
+    const high = send('here', 9, 'high', 4);
+    await until(async () => (await waiting()) === 2, 'the high-priority request to wait');
+    expect((await Promise.all([holder, low, high])).map((r) => r.status)).toEqual([200, 200, 200]);
+    const order = taps.ordered.requests.filter((r) => r.path === '/v1/chat/completions').map((r) => (r.body.messages as { content: string }[])[0]!.content);
+    expect(order).toEqual(['holder', 'high', 'low']);
   });
 
   it('a client that leaves mid-stream: the engine sees the abort, and the slot comes back', async () => {
