@@ -227,7 +227,7 @@ describe('the gateway as a Cloudflare Worker, in workerd', () => {
 
   it('shows each backend\'s queue and slots from its Durable Object, and changes a limit there for every isolate', async () => {
     const { data } = await (await worker.twin(`${worker.url}/v1/backends`)).json();
-    expect(data.map((b: { name: string }) => b.name)).toEqual(['light', 'heavy', 'slow']);
+    expect(data.map((b: { name: string }) => b.name)).toEqual(['light', 'heavy', 'slow', 'ordered']);
     expect(data.find((b: { name: string }) => b.name === 'slow')).toMatchObject({ max_concurrency: 1, queue_limit: 1, waiting: 0 });
     const patched = await fetch(`${worker.url}/v1/backends/heavy`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ max_concurrency: 7 }) });
     expect((await patched.json()).max_concurrency).toBe(7);
