@@ -179,22 +179,24 @@ describe('the gateway as a Cloudflare Worker, in workerd', () => {
 
   it('serves the waiting requests of every isolate in the backend\'s order: the highest priority first', async () => {
     const url = `${worker.url}/v1/chat/completions`;
-    const send = (via: 'here' | 'twin', priority: number, marker: string, maxTokens: number) => {
+    const send = (via: 'here' | 'twin', priority: number, marker: string, extra: Record<string, unknown> = {}) => {
       const init = {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-orla-stage': 'review', 'x-orla-priority': String(priority) },
-        body: JSON.stringify({ model: 'any', messages: [{ role: 'user', content: marker }], max_tokens: maxTokens, ignore_eos: true }),
+        body: JSON.stringify({ model: 'any', messages: [{ role: 'user', content: marker }], max_tokens: 4, ...extra }),
       };
       return via === 'here' ? fetch(url, init) : worker.twin(url, init);
     };
     const waiting = async () => (await (await fetch(`${worker.url}/v1/backends`)).json()).data.find((b: { name: string }) => b.name === 'ordered').waiting;
-    const holder = send('here', 0, 'holder', 100);
-    await until(() => taps.ordered.inFlight === 1, 'the first request to hold the only slot');
-    const low = send('twin', 1, 'low', 4);
+    // A long stream holds the only slot until its client leaves: the others wait, however slow the machine.
+    const holder = (await send('here', 0, 'holder', { stream: true, max_tokens: 4000, ignore_eos: true })).body!.getReader();
+    await holder.read();
+    const low = send('twin', 1, 'low');
     await until(async () => (await waiting()) === 1, 'the low-priority request to wait');
-    const high = send('here', 9, 'high', 4);
+    const high = send('here', 9, 'high');
     await until(async () => (await waiting()) === 2, 'the high-priority request to wait');
-    expect((await Promise.all([holder, low, high])).map((r) => r.status)).toEqual([200, 200, 200]);
+    await holder.cancel();
+    expect((await within(Promise.all([low, high]), 'the waiting requests to be served')).map((r) => r.status)).toEqual([200, 200]);
     const order = taps.ordered.requests.filter((r) => r.path === '/v1/chat/completions').map((r) => (r.body.messages as { content: string }[])[0]!.content);
     expect(order).toEqual(['holder', 'high', 'low']);
   });
