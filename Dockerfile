@@ -7,13 +7,14 @@ FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json index.ts errors.ts ./
+COPY tsconfig.json tsconfig.build.json index.ts errors.ts cancel.ts hash.ts identity.ts state.ts ./
 COPY cli ./cli
 COPY config ./config
 COPY gateway ./gateway
 COPY memory ./memory
 COPY routing ./routing
 COPY sessions ./sessions
+COPY upstream ./upstream
 COPY simulator ./simulator
 COPY workflows ./workflows
 RUN npm run build

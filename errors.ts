@@ -57,6 +57,9 @@ export const badRequest = (message: string, param: string | null = null, code = 
 export const unauthorized = (message: string) =>
   new OrlaError(401, message, { type: 'authentication_error', code: 'invalid_api_key' });
 
+export const forbidden = (message: string) =>
+  new OrlaError(403, message, { type: 'permission_error', code: 'forbidden' });
+
 export const notFound = (message: string, code = 'not_found', param: string | null = null) =>
   new OrlaError(404, message, { type: 'not_found_error', code, param });
 
@@ -84,6 +87,13 @@ export const queueFull = (backend: string, retryAfterS: number) =>
     type: 'rate_limit_error',
     code: 'queue_full',
     retryAfterS,
+  });
+
+export const tenantQueueFull = (tenant: string) =>
+  new OrlaError(429, `tenant ${tenant} has too many requests waiting; retry later`, {
+    type: 'rate_limit_error',
+    code: 'tenant_queue_full',
+    retryAfterS: 1,
   });
 
 /** The client went away; nothing is sent (499 is nginx's name for it, used only in logs and metrics). */

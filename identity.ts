@@ -18,4 +18,6 @@ export interface Identity {
   deadlineMs: number | undefined;
   quality: number | undefined;
   tags: Record<string, string>;
+  /** The tenant of the request's key (gateway/auth.ts), never a tag: a run belongs to its tenant. */
+  tenant?: string | undefined;
 }

@@ -25,7 +25,10 @@ export interface DeferredFlush {
 export type CompletedBy = 'client' | 'workflow-done' | 'idle' | 'evicted';
 
 export interface RunRecord {
+  /** The store's key: the run id the client gave, after its tenant's name and a `/` when it has one. */
   id: string;
+  /** The tenant the run belongs to (with authentication on). */
+  tenant?: string;
   /** Inferred from the conversation root rather than tagged. */
   inferred: boolean;
   /** When this record began: a run id that comes back after its idle TTL is a new record, with a new start. */
@@ -72,22 +75,38 @@ type Json = string | number | boolean | null | Json[] | { [key: string]: Json } 
 /**
  * One change to a record, meaningful without reading it first (so a store applies a list of them in
  * one round trip). `field` names a top-level field; `key` a key of a map field; lists never hold
- * duplicates. A value of `undefined` deletes.
+ * duplicates; a `value` of `undefined` clears. Build them with `runOp`: every op then has one shape,
+ * which keeps applying them fast (a store reads many on every request).
  */
-export type RunOp =
-  | { op: 'set'; field: string; value: Json | undefined }
+export interface RunOp {
+  op: 'set' | 'setIfUnset' | 'incr' | 'add' | 'setIn' | 'incrIn' | 'addIn' | 'removeIn' | 'push';
+  field: string;
+  key: string | undefined;
+  /** The value set, or the item added, removed or pushed. */
+  value: Json | undefined;
+  /** What `incr` and `incrIn` add. */
+  by: number;
+  /** How many items `push` keeps. */
+  keep: number;
+}
+
+const op = (kind: RunOp['op'], field: string, key: string | undefined, value: Json | undefined, by = 0, keep = 0): RunOp => ({ op: kind, field, key, value, by, keep });
+
+export const runOp = {
+  set: (field: string, value: Json | undefined) => op('set', field, undefined, value),
   /** Sets the field only if it is unset; its result says whether it did. */
-  | { op: 'setIfUnset'; field: string; value: Json }
-  | { op: 'incr'; field: string; by: number }
-  | { op: 'add'; field: string; item: string }
-  | { op: 'setIn'; field: string; key: string; value: Json | undefined }
+  setIfUnset: (field: string, value: Json) => op('setIfUnset', field, undefined, value),
+  incr: (field: string, by: number) => op('incr', field, undefined, undefined, by),
+  add: (field: string, item: string) => op('add', field, undefined, item),
+  setIn: (field: string, key: string, value: Json | undefined) => op('setIn', field, key, value),
   /** A number in a map; a key that comes to 0 or less is deleted. */
-  | { op: 'incrIn'; field: string; key: string; by: number }
-  | { op: 'addIn'; field: string; key: string; item: string }
+  incrIn: (field: string, key: string, by: number) => op('incrIn', field, key, undefined, by),
+  addIn: (field: string, key: string, item: string) => op('addIn', field, key, item),
   /** Removes an item from a map's list (an emptied list's key goes); its result says whether it was there. */
-  | { op: 'removeIn'; field: string; key: string; item: string }
+  removeIn: (field: string, key: string, item: string) => op('removeIn', field, key, item),
   /** Appends to a list, keeping its last `keep` items. */
-  | { op: 'push'; field: string; item: Json; keep: number };
+  push: (field: string, item: Json, keep: number) => op('push', field, undefined, item, 0, keep),
+};
 
 export interface Applied {
   /** The record as it is after the operations; undefined where there is none. */
@@ -110,8 +129,8 @@ export interface ApplyOptions {
 export interface RunStore {
   apply(id: string, ops: readonly RunOp[], options?: ApplyOptions): Promise<Applied>;
   get(id: string): Promise<RunRecord | undefined>;
-  /** Most recently active first. */
-  list(limit: number): Promise<RunRecord[]>;
+  /** Most recently active first; only `tenant`'s runs when one is named. */
+  list(limit: number, tenant?: string): Promise<RunRecord[]>;
   /** The runs Orla believes hold tokens on a replica (the ledger behind the pressure rule and global flushes). */
   runsOn(replica: string): Promise<RunRecord[]>;
   /** Ends the runs idle past the TTL (each through `onExpired`, once). */

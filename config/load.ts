@@ -61,7 +61,10 @@ export function validateConfig(raw: unknown, options: LoadOptions = {}): Config 
     throw new ConfigError(problems, source);
   }
   const config = parsed.data;
+  // An empty key (an unset ${VAR:-}) never authenticates anyone.
   config.server.api_keys = config.server.api_keys.filter((key) => key.length > 0);
+  config.server.admin_keys = config.server.admin_keys.filter((key) => key.length > 0);
+  for (const t of Object.values(config.tenants)) t.keys = t.keys.filter((key) => key.length > 0);
   problems.push(...crossCheck(config, options));
   if (problems.length > 0) throw new ConfigError(problems, source);
   return config;
@@ -137,9 +140,25 @@ function crossCheck(config: Config, options: LoadOptions): string[] {
   for (const name of Object.keys(config.stages)) {
     if (name.startsWith('orla:')) problems.push(`stages.${name}: a stage name cannot start with "orla:"`);
   }
+  problems.push(...checkKeys(config));
   problems.push(...checkStages(config));
   problems.push(...crossCheckMappers(config));
   problems.push(...checkVariants(config));
+  return problems;
+}
+
+/** Each key names one principal: a key in two places would make its tenant a guess. Never quotes a key. */
+function checkKeys(config: Config): string[] {
+  const seen = new Map<string, string>();
+  const problems: string[] = [];
+  const place = (key: string, at: string) => {
+    const first = seen.get(key);
+    if (first !== undefined) problems.push(`${at}: the same key as ${first} (each key belongs to one tenant)`);
+    else seen.set(key, at);
+  };
+  config.server.api_keys.forEach((key, i) => place(key, `server.api_keys[${i}]`));
+  config.server.admin_keys.forEach((key, i) => place(key, `server.admin_keys[${i}]`));
+  for (const [name, t] of Object.entries(config.tenants)) t.keys.forEach((key, i) => place(key, `tenants.${name}.keys[${i}]`));
   return problems;
 }
 

@@ -110,7 +110,10 @@ const scheduler = z.strictObject({
 const server = z.strictObject({
   host: z.string().default('127.0.0.1'),
   port: z.number().int().min(0).max(65_535).default(8080),
+  /** Client keys: their calls belong to the tenant `default`. Any configured key turns authentication on. */
   api_keys: z.array(z.string()).default([]),
+  /** Admin keys: the admin API (PATCH /v1/backends/…) and every tenant's runs; their own calls belong to the tenant `admin`. */
+  admin_keys: z.array(z.string()).default([]),
   body_limit_mb: z.number().positive().default(32),
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** On SIGTERM, how long in-flight requests may take to finish. */
@@ -142,12 +145,25 @@ const memory = z.strictObject({
   affinity_load_margin: z.number().int().nonnegative().default(64),
 });
 
+/** A tenant: its keys, and its share of the gateway. */
+const tenant = z.strictObject({
+  keys: z.array(z.string()).default([]),
+  /** Its requests in flight across the gateway; more wait (they are not refused), holding no backend slot. */
+  max_concurrency: positiveInt.optional(),
+  /** Its requests waiting (for its own limit or a backend's slot); past it: 429 with Retry-After. */
+  queue_limit: z.number().int().nonnegative().optional(),
+  /** Its share of a saturated backend against other tenants'. */
+  weight: z.number().positive().default(1),
+});
+
 export const configSchema = z.strictObject({
   server: server.default(server.parse({})),
   backends: z.record(z.string(), backend),
   stages: z.record(z.string(), stage).default({}),
   scheduler: scheduler.default({ stage: 'priority', aging_ms: 2_000 }),
   memory: memory.default(memory.parse({})),
+  /** Teams sharing the gateway: each key belongs to one, and a run to its tenant. `default` holds server.api_keys, `admin` server.admin_keys. */
+  tenants: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a tenant name is 1 to 64 letters, digits, _ . or -'), tenant).default({}),
   ...mapperConfigKeys,
   ...variantConfigKeys,
 });
@@ -159,3 +175,4 @@ export type PriceConfig = z.infer<typeof price>;
 export type FallbackConfig = z.infer<typeof fallback>;
 export type SchedulerConfig = z.infer<typeof scheduler>;
 export type MemoryConfig = z.infer<typeof memory>;
+export type TenantConfig = z.infer<typeof tenant>;

@@ -3,9 +3,10 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { asOrlaError, notFound } from '../errors.js';
 import type { AdmissionBackend } from '../routing/admission-backend.js';
+import { TenantGate } from '../routing/tenants.js';
 import type { StageMapper } from '../routing/types.js';
 import type { Core } from './core.js';
-import { apiKeyCheck, requireApiKey } from './auth.js';
+import { ANONYMOUS, keyring, type Principal } from './auth.js';
 import { Exchange } from './exchange.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Platform } from './platform.js';
@@ -34,7 +35,7 @@ export interface Gateway<R> {
   proxied: ReadonlyMap<string, (req: R) => Promise<Response>>;
 }
 
-type Env = { Variables: { exchange: Exchange } };
+type Env = { Variables: { exchange: Exchange; principal: Principal } };
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
@@ -56,18 +57,21 @@ export function createApp<R>(deps: GatewayDeps<R>): Gateway<R> {
     return platform.send(req, { status: error.status, headers }, error.body());
   };
 
+  const authenticate = keyring(config);
   const proxyDeps: ProxyDeps<R> = {
     runs: deps.core.runs,
     memory: deps.core.memory,
+    tenants: new TenantGate(config.tenants),
     onBackgroundError: (err) => log.error({ err }, 'accounting a finished request failed'),
     mapper: deps.mapper,
     backends: deps.backends,
     platform,
     metrics,
     bodyLimitBytes: Math.round(config.server.body_limit_mb * 1024 * 1024),
-    gatewayAuth: config.server.api_keys.length > 0,
+    gatewayAuth: authenticate !== undefined,
   };
-  const checkApiKey = config.server.api_keys.length > 0 ? apiKeyCheck(config.server.api_keys) : undefined;
+  const principalOf = (authorization: string | string[] | undefined) =>
+    authenticate ? authenticate(typeof authorization === 'string' ? authorization : undefined) : ANONYMOUS;
   const proxied = new Map<string, (req: R) => Promise<Response>>();
   for (const [kind, path] of Object.entries(ROUTE_PATHS) as [RouteKind, string][]) {
     const route = proxyRoute(kind, proxyDeps);
@@ -75,8 +79,7 @@ export function createApp<R>(deps: GatewayDeps<R>): Gateway<R> {
       const headers = platform.requestHeaders(req);
       const exchange = open(headers['x-request-id']);
       try {
-        if (checkApiKey) checkApiKey(typeof headers.authorization === 'string' ? headers.authorization : undefined);
-        return await route(req, exchange);
+        return await route(req, exchange, principalOf(headers.authorization));
       } catch (err) {
         return sendError(req, exchange, err);
       }
@@ -106,7 +109,11 @@ export function createApp<R>(deps: GatewayDeps<R>): Gateway<R> {
     return c.body(await metrics.registry.metrics());
   });
 
-  if (checkApiKey) app.use('/v1/*', requireApiKey(config.server.api_keys));
+  // Every /v1/ route needs a key once one is configured; /health, /ready and /metrics stay open.
+  app.use('/v1/*', async (c, next) => {
+    c.set('principal', principalOf(c.req.header('authorization')));
+    await next();
+  });
 
   app.get('/v1/models', (c) => c.json({ object: 'list', data: listModels(config, created) }));
   app.route('/v1/backends', backendsApi(deps.backends));

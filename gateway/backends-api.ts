@@ -2,14 +2,16 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { badRequest, notFound } from '../errors.js';
 import type { AdmissionBackend } from '../routing/admission-backend.js';
+import { requireAdmin, type AuthEnv } from './auth.js';
 
 const update = z.strictObject({ max_concurrency: z.number().int().positive() });
 
-/** `GET /v1/backends`: queues, in-flight and circuits; `PATCH /v1/backends/{name}`: limits at run time. */
-export function backendsApi(backends: ReadonlyMap<string, AdmissionBackend>): Hono {
-  const api = new Hono();
+/** `GET /v1/backends`: queues, in-flight and circuits; `PATCH /v1/backends/{name}` (admin keys only): limits at run time. */
+export function backendsApi(backends: ReadonlyMap<string, AdmissionBackend>): Hono<AuthEnv> {
+  const api = new Hono<AuthEnv>();
   api.get('/', async (c) => c.json({ object: 'list', data: await Promise.all([...backends.values()].map((b) => b.snapshot())) }));
   api.patch('/:name', async (c) => {
+    requireAdmin(c.get('principal'));
     const backend = backends.get(c.req.param('name'));
     if (!backend) throw notFound(`no backend named "${c.req.param('name')}"`, 'backend_not_found');
     const parsed = update.safeParse(await c.req.json().catch(() => undefined));

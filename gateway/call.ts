@@ -1,6 +1,7 @@
 import type { ClientGone } from '../cancel.js';
 import type { CachePlan } from '../memory/index.js';
 import type { AdmissionBackend } from '../routing/admission-backend.js';
+import type { TenantPass } from '../routing/tenants.js';
 import type { Target } from '../routing/types.js';
 import type { Identity } from '../sessions/identity.js';
 import type { RunRecord } from '../state.js';
@@ -31,4 +32,6 @@ export interface Call {
   stripUsageChunk: boolean;
   /** What mapping it cost (a classifier call): part of its X-Orla-Cost-Usd and its run's cost. */
   mappingCostUsd: number;
+  /** Its place under its tenant's limits, once it has one. */
+  tenantPass?: TenantPass | undefined;
 }

@@ -14,6 +14,8 @@ export class Exchange {
   /** The stage the request named (or that was inferred), for its log line. */
   requestedStage: string | undefined;
   run: string | undefined;
+  /** The tenant of the request's key (a config name, never the key). */
+  tenant: string | undefined;
   /** The request's free tags (X-Orla-Tag-<key>, `orla.tags`): recorded with the completion. */
   tags: Record<string, string> | undefined;
   firstByteAt: number | undefined;
@@ -32,6 +34,7 @@ export class Exchange {
   identify(identity: Identity): void {
     this.requestedStage = identity.stage;
     this.run = identity.run;
+    this.tenant = identity.tenant;
     for (const _ in identity.tags) {
       this.tags = identity.tags;
       break;
@@ -61,6 +64,7 @@ export class Exchange {
       route: this.route,
       stage: this.requestedStage ?? this.stage,
       run: this.run,
+      tenant: this.tenant,
       backend: this.backend,
       status,
       ms: round(now - this.started),

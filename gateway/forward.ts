@@ -23,14 +23,17 @@ export async function forward<R>(req: R, deps: ProxyDeps<R>, call: Call): Promis
   let sentAt = 0;
   let serialized: string | undefined;
   let dispatched: Awaited<ReturnType<typeof dispatch>>;
+  const ticket = ticketOf(call);
   try {
-    dispatched = await dispatch(backend, ticketOf(call), (replica) => {
+    const pass = deps.tenants.enter(call.identity.tenant, ticket); // over its tenant's limit, it waits here
+    call.tenantPass = pass instanceof Promise ? await pass : pass;
+    dispatched = await dispatch(backend, ticket, (replica) => {
       client = replica.client;
       const tagged = plan ? deps.memory.tag(plan, replica.url, body, headers) : { body, headers };
       const text = tagged.body === body ? (serialized ??= JSON.stringify(body)) : JSON.stringify(tagged.body);
       sentAt = performance.now();
       return { method: 'POST', path: call.path, headers: tagged.headers, body: text, signal };
-    });
+    }).finally(() => call.tenantPass?.dispatched());
   } catch (err) {
     const error = asOrlaError(err);
     settle(deps, call, undefined, { status: error.status, neutral: error.status === 499, error: error.message });
@@ -117,6 +120,7 @@ function ticketOf(call: Call): Ticket & { signal: Call['gone'] } {
   return {
     stage: call.target.stage,
     run: identity.run,
+    tenant: identity.tenant,
     priority: identity.priority ?? 0,
     promptTokens: Math.ceil(call.incoming.length / 4),
     deadlineMs: identity.deadlineMs,

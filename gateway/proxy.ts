@@ -2,11 +2,13 @@ import { badRequest } from '../errors.js';
 import type { Memory } from '../memory/index.js';
 import type { AdmissionBackend } from '../routing/admission-backend.js';
 import { chooseTarget } from '../routing/reroute.js';
+import type { TenantGate } from '../routing/tenants.js';
 import type { StageMapper } from '../routing/types.js';
 import { identify } from '../sessions/identity.js';
 import { beginOps, type Runs } from '../sessions/runs.js';
 import { toEngineRequest } from '../upstream/engines/request.js';
 import type { Call } from './call.js';
+import type { Principal } from './auth.js';
 import type { Exchange } from './exchange.js';
 import { forward } from './forward.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -19,6 +21,7 @@ export interface ProxyDeps<R> {
   backends: ReadonlyMap<string, AdmissionBackend>;
   runs: Runs;
   memory: Memory;
+  tenants: TenantGate;
   platform: Platform<R>;
   metrics: GatewayMetrics;
   bodyLimitBytes: number;
@@ -43,11 +46,12 @@ export const ROUTE_PATHS: Record<RouteKind, string> = {
  */
 export function proxyRoute<R>(kind: RouteKind, deps: ProxyDeps<R>) {
   const path = ROUTE_PATHS[kind];
-  return async (req: R, exchange: Exchange): Promise<Response> => {
+  return async (req: R, exchange: Exchange, principal: Principal): Promise<Response> => {
     exchange.route = path;
     const incoming = await readRequest(kind, deps.platform, req, deps.bodyLimitBytes);
     const { body } = incoming;
     const identity = identify(incoming.orla, body);
+    identity.tenant = principal.tenant;
     exchange.identify(identity);
 
     const gone = deps.platform.clientGone(req);

@@ -30,6 +30,7 @@ export function settle<R>(deps: ProxyDeps<R>, call: Call, lease: Lease | undefin
   const ok = !ending.neutral && status < 400;
   const costUsd = costOfCall(call, usage);
   lease?.release(ending.neutral ? 'neutral' : status >= 500 ? 'failure' : 'success', usage ? usage.promptTokens + usage.completionTokens : undefined);
+  call.tenantPass?.done();
   call.exchange.costUsd = usage ? costUsd : undefined;
   call.exchange.finish(status, usage, ending.error);
   const { run, plan } = call;

@@ -1,4 +1,4 @@
-import type { CacheActionRecord, RunOp } from '../state.js';
+import { runOp, type CacheActionRecord, type RunOp } from '../state.js';
 import type { CachePlan } from './plan.js';
 import type { CacheDecision, CachePolicy } from './types.js';
 
@@ -30,27 +30,27 @@ export function finalDecision(plan: CachePlan, outcome: CallOutcome, policy: Cac
  * tool turn is kept per stage until the loop's last turn, which releases it with its own replica.
  */
 export function endOps(plan: CachePlan, outcome: CallOutcome, decision: CacheDecision, now: number): { ops: RunOp[]; releases: Release[] } {
-  const ops: RunOp[] = [{ op: 'incrIn', field: 'inFlightOn', key: plan.backend, by: -1 }];
-  for (const replica of plan.tagged) ops.push({ op: 'addIn', field: 'unreleased', key: plan.backend, item: replica });
+  const ops: RunOp[] = [runOp.incrIn('inFlightOn', plan.backend, -1)];
+  for (const replica of plan.tagged) ops.push(runOp.addIn('unreleased', plan.backend, replica));
   const { replica } = outcome;
   if (replica === undefined) return { ops, releases: [] };
-  ops.push({ op: 'setIn', field: 'resident', key: replica, value: outcome.tokens > 0 ? outcome.tokens : undefined });
-  if (outcome.tokens > 0) ops.push({ op: 'addIn', field: 'unreleased', key: plan.backend, item: replica });
+  ops.push(runOp.setIn('resident', replica, outcome.tokens > 0 ? outcome.tokens : undefined));
+  if (outcome.tokens > 0) ops.push(runOp.addIn('unreleased', plan.backend, replica));
   if (plan.affinity !== undefined && plan.affinity !== replica) {
     const moved: CacheActionRecord = { at: now, backend: plan.backend, replica, action: 'affinity_move', result: 'ok', reason: 'bounded-load', detail: `from ${plan.affinity}` };
-    ops.push({ op: 'push', field: 'cacheActions', item: moved, keep: MAX_ACTIONS_KEPT });
+    ops.push(runOp.push('cacheActions', moved, MAX_ACTIONS_KEPT));
   }
   const deferred = plan.deferred;
   if (decision === 'defer') {
     const replicas = deferred && deferred.backend === plan.backend ? [...new Set([...deferred.replicas, replica])] : [replica];
     const reason = plan.hint === 'flush' ? plan.reason : (deferred?.reason ?? plan.reason);
-    ops.push({ op: 'setIn', field: 'deferredFlush', key: plan.stage, value: { reason, backend: plan.backend, replicas } });
+    ops.push(runOp.setIn('deferredFlush', plan.stage, { reason, backend: plan.backend, replicas }));
     return { ops, releases: [] };
   }
   if (decision !== 'release' || plan.workflowDone) return { ops, releases: [] };
   const releases: Release[] = [{ backend: plan.backend, replicas: [replica], reason: plan.hint === 'flush' || !deferred ? plan.reason : deferred.reason }];
   if (deferred) {
-    ops.push({ op: 'setIn', field: 'deferredFlush', key: plan.stage, value: undefined });
+    ops.push(runOp.setIn('deferredFlush', plan.stage, undefined));
     const others = deferred.replicas.filter((r) => deferred.backend !== plan.backend || r !== replica);
     if (others.length > 0) releases.push({ backend: deferred.backend, replicas: others, reason: deferred.reason });
   }

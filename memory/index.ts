@@ -56,18 +56,16 @@ export class Memory {
   }
 
   /**
-   * Makes the run's cache addressable on the replica an attempt got (a slot, a session), on copies of
-   * the request's body and headers. A failed or retried attempt's replica joins what the run's
-   * release must cover.
+   * Makes the run's cache addressable on the replica an attempt got (a slot, a session): the request's
+   * body and headers with the engine's tags, copied only where there are some (each attempt is tagged
+   * for its own replica). A failed or retried attempt's replica joins what the run's release must cover.
    */
   tag<B extends Record<string, unknown>>(plan: CachePlan, replica: string, body: B, headers: Record<string, string>): { body: B; headers: Record<string, string> } {
-    const adapter = this.releaser.adapter(plan.backend);
-    if (!adapter?.tagRequest) return { body, headers };
-    const tagged = { body: { ...body }, headers: { ...headers } };
-    const ended = adapter.tagRequest(plan.run, replica, tagged.body, tagged.headers);
-    if (ended) plan.ended.push(ended);
+    const tags = this.releaser.adapter(plan.backend)?.tagRequest?.(plan.run, replica);
+    if (!tags) return { body, headers };
+    if (tags.ended) plan.ended.push(tags.ended);
     if (!plan.tagged.includes(replica)) plan.tagged.push(replica);
-    return tagged;
+    return { body: tags.body ? { ...body, ...tags.body } : body, headers: tags.headers ? { ...headers, ...tags.headers } : headers };
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { RunOp, RunRecord } from '../state.js';
+import { runOp, type RunOp, type RunRecord } from '../state.js';
 import type { CacheHint } from '../identity.js';
 import type { CacheDecision, CachePolicy } from './types.js';
 
@@ -42,7 +42,7 @@ export interface PlanInput {
 }
 
 /** Memory's part of a call's start: the call is in flight on its backend. */
-export const beginOps = (backend: string): RunOp[] => [{ op: 'incrIn', field: 'inFlightOn', key: backend, by: 1 }];
+export const beginOps = (backend: string): RunOp[] => [runOp.incrIn('inFlightOn', backend, 1)];
 
 /**
  * The cache plan of a call. The switch rule: a run whose call goes to another backend no longer needs

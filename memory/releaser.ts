@@ -1,4 +1,4 @@
-import type { CacheActionRecord, RunRecord, RunStore } from '../state.js';
+import { runOp, type CacheActionRecord, type RunRecord, type RunStore } from '../state.js';
 import { engineOf, type ActionResult, type CacheAdapter, type ReleaseContext } from '../upstream/engines/index.js';
 import { MAX_ACTIONS_KEPT } from './call-end.js';
 import type { MemoryBackend } from './types.js';
@@ -54,7 +54,7 @@ export class Releaser {
     const b = this.backends.get(backend);
     const adapter = this.adapters.get(backend);
     if (!b || !adapter || !b.replicas.includes(replica)) return; // the replica is gone: nothing left to free there
-    const claim = await this.store.apply(run.id, [{ op: 'removeIn', field: 'unreleased', key: backend, item: replica }], { ifStartedAt: run.startedAt });
+    const claim = await this.store.apply(run.id, [runOp.removeIn('unreleased', backend, replica)], { ifStartedAt: run.startedAt });
     const resident = run.resident[replica] ?? 0;
     if (claim.after === undefined) {
       // Dropped from the store. Engines know runs by id: when the id is live again as a new record,
@@ -79,8 +79,8 @@ export class Releaser {
     }
     const { wholeReplica, ...result } = outcome;
     const action: CacheActionRecord = { at: Date.now(), backend, replica, reason, ...result };
-    const released = { op: 'setIn' as const, field: 'resident', key: replica, value: undefined };
-    await this.store.apply(run.id, [{ op: 'push', field: 'cacheActions', item: action, keep: MAX_ACTIONS_KEPT }, ...(outcome.result === 'ok' ? [released] : [])], { ifStartedAt: run.startedAt });
+    const released = runOp.setIn('resident', replica, undefined);
+    await this.store.apply(run.id, [runOp.push('cacheActions', action, MAX_ACTIONS_KEPT), ...(outcome.result === 'ok' ? [released] : [])], { ifStartedAt: run.startedAt });
     // The whole replica was flushed: no run holds anything there any more.
     if (outcome.result === 'ok' && wholeReplica) {
       for (const other of await this.store.runsOn(replica)) if (other.id !== run.id) await this.store.apply(other.id, [released], { ifStartedAt: other.startedAt });

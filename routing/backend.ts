@@ -22,6 +22,8 @@ export interface BackendParts {
   stageScheduler: StageScheduler;
   /** The queue policy of a configured stage. */
   stagePolicy(configuredStage: string): StagePolicy;
+  /** Each tenant's share of the backend when tenants contend; undefined without tenants. */
+  tenantWeight?: ((tenant: string) => number) | undefined;
   picker: ReplicaPicker;
   agingMs: number;
   observer?: RoutingObserver;
@@ -48,7 +50,7 @@ export class Backend implements AdmissionBackend {
   ) {
     this.maxConcurrency = config.max_concurrency;
     this.observer = parts.observer ?? {};
-    this.queues = new StageQueues<Entry>(parts.stageScheduler, parts.stagePolicy, parts.agingMs);
+    this.queues = new StageQueues<Entry>(parts.stageScheduler, parts.stagePolicy, parts.agingMs, parts.tenantWeight);
     this.admission = new Admission(name, config.queue_limit, this.observer);
     this.picker = parts.picker;
   }

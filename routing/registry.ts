@@ -40,6 +40,7 @@ export function createBackends(
         stageScheduler,
         stagePolicy: stagePolicies(config, policies, stageScheduler),
         picker: replicaPicker({ affinity: config.memory.affinity, balance }),
+        tenantWeight: Object.keys(config.tenants).length > 0 ? (tenant) => config.tenants[tenant]?.weight ?? 1 : undefined,
         agingMs: config.scheduler.aging_ms,
         observer,
       }),

@@ -9,6 +9,8 @@ export interface Ticket {
    */
   stage: string;
   run: string | undefined;
+  /** The tenant of the request's key: tenants share a saturated backend by their weights. */
+  tenant?: string | undefined;
   priority: number;
   promptTokens: number;
   /** X-Orla-Deadline-Ms: not dispatched this long after `arrivedAt` → 408. */

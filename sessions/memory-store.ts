@@ -40,15 +40,15 @@ export class MemoryRunStore implements RunStore {
     // A run past its idle TTL is deleted by the lookup (and ended through onExpired, as the sweep
     // would). Creating, the call that found it so starts a fresh record; otherwise the ended record
     // is answered as it is, unchanged.
-    const live = this.runs.has(id);
-    let record = options.create ? this.runs.get(id) : this.runs.get(id, { allowStale: true });
-    if (record && !live) return { after: copyRun(record), results: ops.map(() => false) };
+    const status: LRUCache.Status<string, RunRecord> = {};
+    let record = this.runs.get(id, { allowStale: !options.create, status });
+    if (record && status.get === 'stale') return { after: copyRun(record), results: ops.map(() => false) };
     if (record && options.ifStartedAt !== undefined && record.startedAt !== options.ifStartedAt) record = undefined;
     if (!record && !options.create) return { after: undefined, results: ops.map(() => false) };
     const current = record ?? newRun(id, options.create!.inferred, options.create!.now);
     const results = applyOps(current, ops);
     if (options.create) this.runs.set(id, current); // refreshes recency and the idle TTL
-    if (ops.some((op) => op.field === 'resident')) this.index(current);
+    for (const op of ops) if (op.field === 'resident') this.index(current.id, op.key!, current.resident[op.key!] !== undefined);
     return { after: copyRun(current), results };
   }
 
@@ -57,9 +57,10 @@ export class MemoryRunStore implements RunStore {
     return run && copyRun(run);
   }
 
-  async list(limit: number): Promise<RunRecord[]> {
+  async list(limit: number, tenant?: string): Promise<RunRecord[]> {
     const out: RunRecord[] = [];
     for (const run of this.runs.values()) {
+      if (tenant !== undefined && run.tenant !== tenant) continue;
       out.push(copyRun(run));
       if (out.length >= limit) break;
     }
@@ -85,13 +86,12 @@ export class MemoryRunStore implements RunStore {
     return this.runs.size;
   }
 
-  private index(run: RunRecord): void {
-    for (const [replica, ids] of this.ledger) if (!(replica in run.resident)) ids.delete(run.id);
-    for (const replica of Object.keys(run.resident)) {
-      let ids = this.ledger.get(replica);
-      if (!ids) this.ledger.set(replica, (ids = new Set()));
-      ids.add(run.id);
-    }
+  /** The ledger learns whether a run holds tokens on a replica. */
+  private index(id: string, replica: string, holds: boolean): void {
+    let ids = this.ledger.get(replica);
+    if (!holds) return void ids?.delete(id);
+    if (!ids) this.ledger.set(replica, (ids = new Set()));
+    ids.add(id);
   }
 
   private unindex(run: RunRecord): void {

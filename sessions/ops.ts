@@ -7,54 +7,59 @@ type Fields = Record<string, unknown>;
 
 export function applyOps(record: RunRecord, ops: readonly RunOp[]): boolean[] {
   const r = record as unknown as Fields;
-  return ops.map((op) => {
-    switch (op.op) {
-      case 'set':
-        r[op.field] = op.value; // undefined clears: deleting would put the record in V8's slow dictionary mode
-        return true;
-      case 'setIfUnset':
-        if (r[op.field] !== undefined) return false;
-        r[op.field] = op.value;
-        return true;
-      case 'incr':
-        r[op.field] = ((r[op.field] as number | undefined) ?? 0) + op.by;
-        return true;
-      case 'add':
-        return addUnique(listAt(r, op.field), op.item);
-      case 'setIn': {
-        const map = mapAt(r, op.field);
-        if (op.value === undefined) delete map[op.key];
-        else map[op.key] = op.value;
-        return true;
-      }
-      case 'incrIn': {
-        const map = mapAt(r, op.field);
-        const value = ((map[op.key] as number | undefined) ?? 0) + op.by;
-        if (value > 0) map[op.key] = value;
-        else delete map[op.key];
-        return true;
-      }
-      case 'addIn': {
-        const map = mapAt(r, op.field);
-        return addUnique((map[op.key] ??= []) as string[], op.item);
-      }
-      case 'removeIn': {
-        const map = mapAt(r, op.field);
-        const list = map[op.key] as string[] | undefined;
-        const at = list ? list.indexOf(op.item) : -1;
-        if (at < 0) return false;
-        list!.splice(at, 1);
-        if (list!.length === 0) delete map[op.key];
-        return true;
-      }
-      case 'push': {
-        const list = listAt(r, op.field) as unknown[];
-        list.push(op.item);
-        if (list.length > op.keep) list.splice(0, list.length - op.keep);
-        return true;
-      }
+  const results: boolean[] = [];
+  for (const op of ops) results.push(applyOp(r, op));
+  return results;
+}
+
+function applyOp(r: Fields, op: RunOp): boolean {
+  const { field, key, value } = op;
+  switch (op.op) {
+    case 'set':
+      r[field] = value; // undefined clears: deleting would put the record in V8's slow dictionary mode
+      return true;
+    case 'setIfUnset':
+      if (r[field] !== undefined) return false;
+      r[field] = value;
+      return true;
+    case 'incr':
+      r[field] = ((r[field] as number | undefined) ?? 0) + op.by;
+      return true;
+    case 'add':
+      return addUnique(listAt(r, field), value as string);
+    case 'setIn': {
+      const map = mapAt(r, field);
+      if (value === undefined) delete map[key!];
+      else map[key!] = value;
+      return true;
     }
-  });
+    case 'incrIn': {
+      const map = mapAt(r, field);
+      const sum = ((map[key!] as number | undefined) ?? 0) + op.by;
+      if (sum > 0) map[key!] = sum;
+      else delete map[key!];
+      return true;
+    }
+    case 'addIn': {
+      const map = mapAt(r, field);
+      return addUnique((map[key!] ??= []) as string[], value as string);
+    }
+    case 'removeIn': {
+      const map = mapAt(r, field);
+      const list = map[key!] as string[] | undefined;
+      const at = list ? list.indexOf(value as string) : -1;
+      if (at < 0) return false;
+      list!.splice(at, 1);
+      if (list!.length === 0) delete map[key!];
+      return true;
+    }
+    case 'push': {
+      const list = listAt(r, field) as unknown[];
+      list.push(value);
+      if (list.length > op.keep) list.splice(0, list.length - op.keep);
+      return true;
+    }
+  }
 }
 
 export function newRun(id: string, inferred: boolean, now: number): RunRecord {

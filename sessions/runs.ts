@@ -1,5 +1,5 @@
 import type { Identity } from './identity.js';
-import type { OnExpired, RunOp, RunRecord, RunStore } from '../state.js';
+import { runOp, type OnExpired, type RunOp, type RunRecord, type RunStore } from '../state.js';
 
 // The runs' lifecycle and accounting, as the operations each moment applies to a run's record. The
 // request path applies one list of them on the way in (`begin`) and one on the way out (`end`);
@@ -7,14 +7,9 @@ import type { OnExpired, RunOp, RunRecord, RunStore } from '../state.js';
 
 /** What the start of a call changes in its run. */
 export function beginOps(identity: Identity, model: string | undefined, now: number): RunOp[] {
-  const ops: RunOp[] = [
-    { op: 'incr', field: 'calls', by: 1 },
-    { op: 'incr', field: 'inFlight', by: 1 },
-    { op: 'set', field: 'lastActivity', value: now },
-    { op: 'set', field: 'completed', value: undefined }, // a call makes an ended run active again
-  ];
-  if (model !== undefined) ops.push({ op: 'set', field: 'lastModel', value: model });
-  if (identity.stage !== undefined) ops.push({ op: 'add', field: 'stages', item: identity.stage });
+  const ops: RunOp[] = [CALLED, STARTED, runOp.set('lastActivity', now), ACTIVE];
+  if (model !== undefined) ops.push(runOp.set('lastModel', model));
+  if (identity.stage !== undefined) ops.push(runOp.add('stages', identity.stage));
   return ops;
 }
 
@@ -34,37 +29,38 @@ export interface CallEnd {
 
 /** What the end of a call changes in its run. With `workflowDone`, the op whose result says whether this call ended the run is last. */
 export function endOps(end: CallEnd): RunOp[] {
-  const ops: RunOp[] = [
-    { op: 'incr', field: 'inFlight', by: -1 },
-    { op: 'set', field: 'lastActivity', value: end.now },
-  ];
-  if (end.failure) {
-    ops.push({ op: 'incr', field: 'failedCalls', by: 1 });
-    ops.push({ op: 'set', field: 'lastError', value: { at: end.now, stage: end.stage, backend: end.backend, ...end.failure } });
-  }
+  const ops: RunOp[] = [ENDED, runOp.set('lastActivity', end.now)];
+  if (end.failure) ops.push(FAILED, runOp.set('lastError', { at: end.now, stage: end.stage, backend: end.backend, ...end.failure }));
   const served = end.served;
   if (served) {
     ops.push(
-      { op: 'set', field: 'lastBackend', value: end.backend },
-      { op: 'set', field: 'lastReplica', value: served.replica },
-      { op: 'add', field: 'backends', item: end.backend },
-      { op: 'add', field: 'replicas', item: served.replica },
-      { op: 'set', field: 'contextTokens', value: served.promptTokens },
-      { op: 'set', field: 'contextGrowth', value: served.promptTokens - end.contextBefore },
-      { op: 'incr', field: 'promptTokens', by: served.promptTokens },
-      { op: 'incr', field: 'cachedTokens', by: served.cachedTokens },
-      { op: 'incr', field: 'completionTokens', by: served.completionTokens },
-      { op: 'incr', field: 'costUsd', by: served.costUsd },
+      runOp.set('lastBackend', end.backend),
+      runOp.set('lastReplica', served.replica),
+      runOp.add('backends', end.backend),
+      runOp.add('replicas', served.replica),
+      runOp.set('contextTokens', served.promptTokens),
+      runOp.set('contextGrowth', served.promptTokens - end.contextBefore),
+      runOp.incr('promptTokens', served.promptTokens),
+      runOp.incr('cachedTokens', served.cachedTokens),
+      runOp.incr('completionTokens', served.completionTokens),
+      runOp.incr('costUsd', served.costUsd),
     );
   }
   // The tool the run waited on has answered (this call), and maybe it waits on the next one.
-  ops.push({ op: 'set', field: 'toolWaitSince', value: served?.toolCalls ? end.now : undefined });
+  ops.push(runOp.set('toolWaitSince', served?.toolCalls ? end.now : undefined));
   if (end.workflowDone) ops.push(completeOp('workflow-done', end.now));
   return ops;
 }
 
 /** Ends the run, once: its result says whether this op is the one that ended it. */
-export const completeOp = (by: NonNullable<RunRecord['completed']>['by'], now: number): RunOp => ({ op: 'setIfUnset', field: 'completed', value: { at: now, by } });
+export const completeOp = (by: NonNullable<RunRecord['completed']>['by'], now: number): RunOp => runOp.setIfUnset('completed', { at: now, by });
+
+// The operations every call makes, made once (ops are read, never changed).
+const CALLED = runOp.incr('calls', 1);
+const STARTED = runOp.incr('inFlight', 1);
+const ENDED = runOp.incr('inFlight', -1);
+const FAILED = runOp.incr('failedCalls', 1);
+const ACTIVE = runOp.set('completed', undefined); // a call makes an ended run active again
 
 /** The runs of a gateway: their store, and what happens when one is dropped. */
 export class Runs {
@@ -75,7 +71,8 @@ export class Runs {
    * call counted in; nothing else in it has changed since the call's previous one ended.
    */
   async begin(identity: Identity & { run: string }, ops: readonly RunOp[], now: number): Promise<RunRecord> {
-    return (await this.store.apply(identity.run, ops, { create: { inferred: identity.runInferred, now } })).after!;
+    const tenant = identity.tenant === undefined ? ops : [runOp.set('tenant', identity.tenant), ...ops];
+    return (await this.store.apply(runKey(identity.tenant, identity.run), tenant, { create: { inferred: identity.runInferred, now } })).after!;
   }
 
   /** The way out: one store operation, on the record the call began on (a later one under the same id is another run). */
@@ -85,18 +82,28 @@ export class Runs {
   }
 
   /** POST /v1/workflows/{run}/complete: `endedRun` when this call is the one that ended it. */
-  async complete(id: string, now: number) {
-    const { after, results } = await this.store.apply(id, [completeOp('client', now)]);
+  async complete(id: string, now: number, tenant?: string) {
+    const { after, results } = await this.store.apply(runKey(tenant, id), [completeOp('client', now)]);
     return { run: after, endedRun: results[0] === true };
   }
 
-  get(id: string): Promise<RunRecord | undefined> {
-    return this.store.get(id);
+  get(id: string, tenant?: string): Promise<RunRecord | undefined> {
+    return this.store.get(runKey(tenant, id));
   }
 
-  list(limit: number): Promise<RunRecord[]> {
-    return this.store.list(limit);
+  /** The most recently active runs: of one tenant, or (undefined) of all. */
+  list(limit: number, tenant?: string): Promise<RunRecord[]> {
+    return this.store.list(limit, tenant);
   }
 }
 
 export type { OnExpired };
+
+/**
+ * A run's key in the store: the client's run id within its tenant. Tenants' names are plain (letters,
+ * digits, `_ . -`), so `acme/ticket-1` and `globex/ticket-1` never meet; without tenants, the id alone.
+ */
+export const runKey = (tenant: string | undefined, run: string) => (tenant === undefined ? run : `${tenant}/${run}`);
+
+/** The run id the client gave, from a record's key. */
+export const runIdOf = (run: RunRecord) => (run.tenant === undefined ? run.id : run.id.slice(run.tenant.length + 1));

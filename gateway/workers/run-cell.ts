@@ -9,6 +9,8 @@ import type { DurableObjectStorage } from './cloudflare.js';
 /** What the run directory (run-directory.ts) knows of a run: enough to list, sweep, evict and find it on a replica. */
 export interface RunEntry {
   id: string;
+  /** The run's tenant (its id is `tenant/run` then): a tenant's list shows only its runs. */
+  tenant?: string;
   startedAt: number;
   lastActivity: number;
   /** When its idle TTL started: its latest call's start, as the in-memory store counts it. */
@@ -143,8 +145,8 @@ export class RunCell {
   /** Tells the directory what it lists, sweeps and indexes by, when that changed. */
   private async note(maxRuns: number): Promise<string[] | undefined> {
     const { record, ttlFrom, rev } = this.stored!;
-    const entry: RunEntry = { id: record.id, startedAt: record.startedAt, lastActivity: record.lastActivity, ttlFrom, rev, replicas: Object.keys(record.resident) };
-    const key = `${entry.startedAt}|${entry.lastActivity}|${entry.ttlFrom}|${entry.replicas.join(' ')}`;
+    const entry: RunEntry = { id: record.id, ...(record.tenant !== undefined ? { tenant: record.tenant } : {}), startedAt: record.startedAt, lastActivity: record.lastActivity, ttlFrom, rev, replicas: Object.keys(record.resident) };
+    const key = `${entry.tenant}|${entry.startedAt}|${entry.lastActivity}|${entry.ttlFrom}|${entry.replicas.join(' ')}`;
     if (key === this.noted) return undefined;
     this.noted = key;
     try {

@@ -39,9 +39,9 @@ export class RunDirectory {
     if (known && (startedAt === undefined || known.startedAt === startedAt)) this.remove(known);
   }
 
-  /** Runs within their idle TTL, most recently active first. */
-  async list(limit: number, now: number, ttlMs: number): Promise<string[]> {
-    const live = [...(await this.load()).values()].filter((e) => now - e.ttlFrom <= ttlMs);
+  /** Runs within their idle TTL, most recently active first: of one tenant, or (undefined) of all. */
+  async list(limit: number, now: number, ttlMs: number, tenant?: string): Promise<string[]> {
+    const live = [...(await this.load()).values()].filter((e) => now - e.ttlFrom <= ttlMs && (tenant === undefined || e.tenant === tenant));
     return live.sort((a, b) => b.lastActivity - a.lastActivity).slice(0, limit).map((e) => e.id);
   }
 

@@ -5,7 +5,7 @@ import { directoryOf, type WorkersEnv } from './env.js';
 import { RunCell, type RunCall, type RunEntry, type RunReply } from './run-cell.js';
 import { RunDirectory } from './run-directory.js';
 
-/** One workflow run's record (`RUNS`, by run id): every isolate's calls of the run meet here. */
+/** One workflow run's record (`RUNS`, by the run's key: `tenant/run`, or the run id without tenants): every isolate's calls of the run meet here. */
 export class RunObject extends DurableObject<WorkersEnv> {
   private readonly cell: RunCell;
 
@@ -49,8 +49,8 @@ export class RunDirectoryObject extends DurableObject<WorkersEnv> {
   drop(id: string, startedAt?: number): Promise<void> {
     return this.directory.drop(id, startedAt);
   }
-  list(limit: number, now: number, ttlMs: number): Promise<string[]> {
-    return this.directory.list(limit, now, ttlMs);
+  list(limit: number, now: number, ttlMs: number, tenant?: string): Promise<string[]> {
+    return this.directory.list(limit, now, ttlMs, tenant);
   }
   runsOn(replica: string): Promise<string[]> {
     return this.directory.runsOn(replica);

@@ -12,13 +12,13 @@ export interface RunLink {
 
 /** The run directory as the store calls it. */
 export interface DirectoryLink {
-  list(limit: number, now: number, ttlMs: number): Promise<string[]>;
+  list(limit: number, now: number, ttlMs: number, tenant?: string): Promise<string[]>;
   runsOn(replica: string): Promise<string[]>;
   expired(now: number, ttlMs: number): Promise<string[]>;
 }
 
 export interface DurableObjectRunStoreOptions {
-  /** The run's object, by run id (one Durable Object per run). */
+  /** The run's object, by the run's key (`runKey`: `tenant/run`; one Durable Object per run). */
   run(id: string): RunLink;
   /** The gateway's run directory (one Durable Object). */
   directory(): DirectoryLink;
@@ -56,8 +56,8 @@ export class DurableObjectRunStore implements RunStore {
     return reply.value;
   }
 
-  async list(limit: number): Promise<RunRecord[]> {
-    const ids = await this.options.directory().list(limit, this.now(), this.options.idleTtlMs);
+  async list(limit: number, tenant?: string): Promise<RunRecord[]> {
+    const ids = await this.options.directory().list(limit, this.now(), this.options.idleTtlMs, tenant);
     return this.peekAll(ids);
   }
 

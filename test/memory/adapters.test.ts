@@ -34,19 +34,17 @@ const idle: ReleaseContext = { othersInFlight: false, othersCached: false, under
 const replica = () => ({ url: engine.url, inFlight: 0 });
 /** The body a request of `run` leaves the adapter with (llama.cpp: its id_slot, cache_prompt); ended at once unless `running`. */
 const tagged = (adapter: EngineAdapter, run: string, running = false): Record<string, unknown> & { end?: () => void } => {
-  const body: Record<string, unknown> = {};
-  const end = adapter.tagRequest!(run, engine.url, body, {}) ?? undefined;
-  if (!running) end?.();
-  return running ? { ...body, end } : body;
+  const tags = adapter.tagRequest!(run, engine.url);
+  const body: Record<string, unknown> = { ...tags?.body };
+  if (!running) tags?.ended?.();
+  return running ? { ...body, end: tags?.ended } : body;
 };
 
 describe('engine adapters', () => {
   it('simulator: tags the run as its session, and frees only that session', async () => {
     engine.respondWith((_r, res) => json(res, 200, { session_id: 'run-1', freed_tokens: 64 }));
     const adapter = simulatorCache(call);
-    const headers: Record<string, string> = {};
-    adapter.tagRequest!('run-1', engine.url, {}, headers);
-    expect(headers['x-session-id']).toBe('run-1');
+    expect(adapter.tagRequest!('run-1', engine.url)).toEqual({ headers: { 'x-session-id': 'run-1' } });
     expect(await adapter.releaseRun('run-1', replica(), { ...idle, othersInFlight: true })).toEqual({ action: 'session_flush', result: 'ok', detail: '64 tokens freed' });
     expect(calls()).toEqual(['POST /v1/sessions/run-1/flush']);
   });

@@ -30,7 +30,7 @@ export const gate = (): Gate => {
 /** An adapter that records each release (run@replica, and its context) and answers ok, once `held` opens. */
 export function recordingAdapter(log: string[], contexts: ReleaseContext[], held?: { gate: Gate | undefined }): CacheAdapter {
   return {
-    tagRequest() {},
+    tagRequest: () => ({}),
     async releaseRun(run, replica, context) {
       log.push(`${run}@${replica.url}`);
       contexts.push(context);

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { asOrlaError } from '../../errors.js';
+import { ANONYMOUS, type AuthEnv } from '../../gateway/auth.js';
 import { workflowsApi } from '../../gateway/workflows-api.js';
 import { vllmCache } from '../../upstream/engines/vllm.js';
 import type { EngineCall } from '../../upstream/engines/index.js';
@@ -16,7 +17,11 @@ async function vllmSetup(maxRuns: number) {
     return { status: 200, text: '' };
   };
   const harness = await setup({ backends: { b: { engine: 'vllm', urls: ['http://replica.test'] } }, maxRuns, adapterOf: () => vllmCache(call) });
-  const app = new Hono();
+  const app = new Hono<AuthEnv>();
+  app.use('*', async (c, next) => {
+    c.set('principal', ANONYMOUS); // no keys configured
+    await next();
+  });
   app.onError((err) => {
     const error = asOrlaError(err);
     return new Response(error.body(), { status: error.status, headers: error.headers() });

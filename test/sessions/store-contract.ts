@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { OnExpired, RunRecord, RunStore } from '../../state.js';
+import { runOp, type OnExpired, type RunRecord, type RunStore } from '../../state.js';
 
 /** A store under test, with the clock its idle TTL runs on. */
 export interface StoreUnderTest {
@@ -27,26 +27,26 @@ export function storeContract(name: string, make: (options: { idleTtlMs: number;
   describe(`the ${name} run store`, () => {
     it('creates a run on its first operation, applies every kind of operation, and answers before and after', async () => {
       const { store, clock, close } = await open();
-      const first = await store.apply('r', [{ op: 'incr', field: 'calls', by: 1 }, { op: 'add', field: 'stages', item: 'a' }], { create: { inferred: true, now: clock.now } });
+      const first = await store.apply('r', [runOp.incr('calls', 1), runOp.add('stages', 'a')], { create: { inferred: true, now: clock.now } });
       expect(first.after).toMatchObject({ id: 'r', inferred: true, startedAt: clock.now, calls: 1, stages: ['a'] });
       const second = await store.apply(
         'r',
         [
-          { op: 'add', field: 'stages', item: 'a' },
-          { op: 'add', field: 'stages', item: 'b' },
-          { op: 'set', field: 'lastModel', value: 'm' },
-          { op: 'incrIn', field: 'inFlightOn', key: 'x', by: 2 },
-          { op: 'incrIn', field: 'inFlightOn', key: 'x', by: -2 },
-          { op: 'addIn', field: 'unreleased', key: 'x', item: 'u1' },
-          { op: 'addIn', field: 'unreleased', key: 'x', item: 'u2' },
-          { op: 'removeIn', field: 'unreleased', key: 'x', item: 'u1' },
-          { op: 'removeIn', field: 'unreleased', key: 'x', item: 'nope' },
-          { op: 'setIn', field: 'resident', key: 'http://r1', value: 10 },
-          { op: 'setIfUnset', field: 'completed', value: { at: 5, by: 'client' } },
-          { op: 'setIfUnset', field: 'completed', value: { at: 6, by: 'idle' } },
-          { op: 'push', field: 'cacheActions', item: { n: 1 }, keep: 2 },
-          { op: 'push', field: 'cacheActions', item: { n: 2 }, keep: 2 },
-          { op: 'push', field: 'cacheActions', item: { n: 3 }, keep: 2 },
+          runOp.add('stages', 'a'),
+          runOp.add('stages', 'b'),
+          runOp.set('lastModel', 'm'),
+          runOp.incrIn('inFlightOn', 'x', 2),
+          runOp.incrIn('inFlightOn', 'x', -2),
+          runOp.addIn('unreleased', 'x', 'u1'),
+          runOp.addIn('unreleased', 'x', 'u2'),
+          runOp.removeIn('unreleased', 'x', 'u1'),
+          runOp.removeIn('unreleased', 'x', 'nope'),
+          runOp.setIn('resident', 'http://r1', 10),
+          runOp.setIfUnset('completed', { at: 5, by: 'client' }),
+          runOp.setIfUnset('completed', { at: 6, by: 'idle' }),
+          runOp.push('cacheActions', { n: 1 }, 2),
+          runOp.push('cacheActions', { n: 2 }, 2),
+          runOp.push('cacheActions', { n: 3 }, 2),
         ],
       );
       expect(second.results).toEqual([false, true, true, true, true, true, true, true, false, true, true, false, true, true, true]);
@@ -60,7 +60,7 @@ export function storeContract(name: string, make: (options: { idleTtlMs: number;
         completed: { at: 5, by: 'client' },
         cacheActions: [{ n: 2 }, { n: 3 }],
       });
-      const cleared = await store.apply('r', [{ op: 'set', field: 'lastModel', value: undefined }, { op: 'removeIn', field: 'unreleased', key: 'x', item: 'u2' }]);
+      const cleared = await store.apply('r', [runOp.set('lastModel', undefined), runOp.removeIn('unreleased', 'x', 'u2')]);
       expect(cleared.after!.lastModel).toBeUndefined();
       expect(cleared.after!.unreleased).toEqual({});
       expect(await store.get('r')).toEqual(cleared.after);
@@ -69,13 +69,13 @@ export function storeContract(name: string, make: (options: { idleTtlMs: number;
 
     it('changes nothing of an absent run unless asked to create it, and nothing of another record under the same id', async () => {
       const { store, clock, close } = await open();
-      expect(await store.apply('ghost', [{ op: 'incr', field: 'calls', by: 1 }])).toEqual({ after: undefined, results: [false] });
+      expect(await store.apply('ghost', [runOp.incr('calls', 1)])).toEqual({ after: undefined, results: [false] });
       expect(await store.get('ghost')).toBeUndefined();
       const { after } = await store.apply('r', [], { create: { inferred: false, now: clock.now } });
-      const stale = await store.apply('r', [{ op: 'incr', field: 'calls', by: 1 }], { ifStartedAt: after!.startedAt - 1 });
+      const stale = await store.apply('r', [runOp.incr('calls', 1)], { ifStartedAt: after!.startedAt - 1 });
       expect(stale.results).toEqual([false]);
       expect((await store.get('r'))!.calls).toBe(0);
-      const own = await store.apply('r', [{ op: 'incr', field: 'calls', by: 1 }], { ifStartedAt: after!.startedAt });
+      const own = await store.apply('r', [runOp.incr('calls', 1)], { ifStartedAt: after!.startedAt });
       expect(own.after!.calls).toBe(1);
       await close();
     });
@@ -83,10 +83,10 @@ export function storeContract(name: string, make: (options: { idleTtlMs: number;
     it('knows which runs hold tokens on a replica (the ledger)', async () => {
       const { store, clock, close } = await open();
       const create = { create: { inferred: false, now: clock.now } };
-      await store.apply('a', [{ op: 'setIn', field: 'resident', key: 'r1', value: 100 }], create);
-      await store.apply('b', [{ op: 'setIn', field: 'resident', key: 'r1', value: 50 }, { op: 'setIn', field: 'resident', key: 'r2', value: 5 }], create);
+      await store.apply('a', [runOp.setIn('resident', 'r1', 100)], create);
+      await store.apply('b', [runOp.setIn('resident', 'r1', 50), runOp.setIn('resident', 'r2', 5)], create);
       expect((await store.runsOn('r1')).map((r) => r.id).sort()).toEqual(['a', 'b']);
-      await store.apply('b', [{ op: 'setIn', field: 'resident', key: 'r1', value: undefined }]);
+      await store.apply('b', [runOp.setIn('resident', 'r1', undefined)]);
       expect((await store.runsOn('r1')).map((r) => r.id)).toEqual(['a']);
       expect((await store.runsOn('r2')).map((r) => r.id)).toEqual(['b']);
       expect(await store.runsOn('r3')).toEqual([]);
@@ -100,14 +100,26 @@ export function storeContract(name: string, make: (options: { idleTtlMs: number;
         await store.apply(id, [], { create: { inferred: false, now: clock.now } });
       }
       clock.now += 1;
-      await store.apply('a', [{ op: 'set', field: 'lastActivity', value: clock.now }], { create: { inferred: false, now: clock.now } });
+      await store.apply('a', [runOp.set('lastActivity', clock.now)], { create: { inferred: false, now: clock.now } });
       expect((await store.list(2)).map((r) => r.id)).toEqual(['a', 'c']);
+      await close();
+    });
+
+    it("lists one tenant's runs when asked, every tenant's when not", async () => {
+      const { store, clock, close } = await open();
+      for (const [tenant, run] of [['acme', 'x'], ['globex', 'x'], ['acme', 'y']] as const) {
+        clock.now += 1;
+        await store.apply(`${tenant}/${run}`, [runOp.set('tenant', tenant)], { create: { inferred: false, now: clock.now } });
+      }
+      expect((await store.list(10, 'acme')).map((r) => r.id)).toEqual(['acme/y', 'acme/x']);
+      expect((await store.list(10, 'globex')).map((r) => r.id)).toEqual(['globex/x']);
+      expect((await store.list(10)).map((r) => r.id)).toEqual(['acme/y', 'globex/x', 'acme/x']);
       await close();
     });
 
     it('ends a run idle past the TTL once: the sweep hands it over, and it leaves the ledger', async () => {
       const { store, clock, ended, close } = await open();
-      await store.apply('idle', [{ op: 'setIn', field: 'resident', key: 'r1', value: 10 }], { create: { inferred: false, now: clock.now } });
+      await store.apply('idle', [runOp.setIn('resident', 'r1', 10)], { create: { inferred: false, now: clock.now } });
       clock.now += 60_001;
       await store.sweep(clock.now);
       await store.sweep(clock.now);
@@ -121,9 +133,9 @@ export function storeContract(name: string, make: (options: { idleTtlMs: number;
 
     it('starts a fresh record when a run calls again past its TTL, ending the old one', async () => {
       const { store, clock, ended, close } = await open();
-      const old = await store.apply('r', [{ op: 'incr', field: 'calls', by: 1 }], { create: { inferred: false, now: clock.now } });
+      const old = await store.apply('r', [runOp.incr('calls', 1)], { create: { inferred: false, now: clock.now } });
       clock.now += 60_001;
-      const fresh = await store.apply('r', [{ op: 'incr', field: 'calls', by: 1 }], { create: { inferred: false, now: clock.now } });
+      const fresh = await store.apply('r', [runOp.incr('calls', 1)], { create: { inferred: false, now: clock.now } });
       await flush();
       expect(fresh.after).toMatchObject({ calls: 1, startedAt: clock.now });
       expect(ended.map((e) => [e.id, e.why, e.run.startedAt])).toEqual([['r', 'idle', old.after!.startedAt]]);
@@ -144,7 +156,7 @@ export function storeContract(name: string, make: (options: { idleTtlMs: number;
 
     it('hands out copies: changing one changes nothing in the store', async () => {
       const { store, clock, close } = await open();
-      const { after } = await store.apply('r', [{ op: 'add', field: 'stages', item: 'a' }], { create: { inferred: false, now: clock.now } });
+      const { after } = await store.apply('r', [runOp.add('stages', 'a')], { create: { inferred: false, now: clock.now } });
       after!.stages.push('mutated');
       after!.calls = 99;
       expect(await store.get('r')).toMatchObject({ stages: ['a'], calls: 0 });

@@ -29,6 +29,8 @@ export interface WeatherAgentOptions {
   instructions?: string;
   apiKey?: string;
   defaultHeaders?: Record<string, string>;
+  /** Runs inside the tool, while the agent waits on it. */
+  whileToolRuns?: () => Promise<void>;
 }
 
 /** The simulator's test markers script one whole agent turn: a call, then (after the tool result) the answer. */
@@ -42,6 +44,7 @@ export async function runWeatherAgent(baseURL: string, options: WeatherAgentOpti
     parameters: z.object({ city: z.string() }),
     execute: async ({ city }) => {
       toolCalls.push({ city });
+      await options.whileToolRuns?.();
       return `Sunny, 21 C in ${city}.`;
     },
   });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { runOp } from '../../state.js';
 import { DurableObjectRunStore } from '../../gateway/workers/run-store.js';
 import { RunCell } from '../../gateway/workers/run-cell.js';
 import { RunDirectory } from '../../gateway/workers/run-directory.js';
@@ -45,11 +46,11 @@ describe('the Durable Object run store when its directory fails', () => {
   it('a call stands when the directory cannot be told, and the directory hears of the run with its next change', async () => {
     const { store, clock, failNext } = world();
     failNext(1);
-    const { after } = await store.apply('r', [{ op: 'incr', field: 'calls', by: 1 }], { create: { inferred: false, now: clock.now } });
+    const { after } = await store.apply('r', [runOp.incr('calls', 1)], { create: { inferred: false, now: clock.now } });
     expect(after!.calls).toBe(1);
     expect(await store.list(10)).toEqual([]);
     clock.now += 1;
-    await store.apply('r', [{ op: 'set', field: 'lastActivity', value: clock.now }]);
+    await store.apply('r', [runOp.set('lastActivity', clock.now)]);
     expect((await store.list(10)).map((r) => r.id)).toEqual(['r']);
   });
 

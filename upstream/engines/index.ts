@@ -7,7 +7,7 @@ import type { Engine, EngineKind } from './types.js';
 import { vllm } from './vllm.js';
 
 export { ENGINES, globalFlushAllowed } from './types.js';
-export type { ActionResult, CacheAdapter, CacheResult, Engine, EngineCall, EngineKind, PriorityOrder, ReleaseContext, ReplicaRef } from './types.js';
+export type { ActionResult, CacheAdapter, RequestTags, CacheResult, Engine, EngineCall, EngineKind, PriorityOrder, ReleaseContext, ReplicaRef } from './types.js';
 
 const BY_KIND: Record<EngineKind, Engine> = { vllm, sglang, llamacpp, ollama, openai, simulator };
 

@@ -67,28 +67,27 @@ export function llamacppCache(call: EngineCall, configuredSlots: number | undefi
   };
 
   return {
-    tagRequest(run, replica, body) {
+    tagRequest(run, replica) {
       const slots = slotsAt(replica);
-      if (typeof slots.count !== 'number') return; // the server picks a slot
+      if (typeof slots.count !== 'number') return undefined; // the server picks a slot
       const own = slots.slotsOf.get(run) ?? new Set<number>();
       let slot = [...own].reverse().find((s) => idle(slots, s));
       if (slot === undefined) {
         slot = [...Array(slots.count).keys()].find((s) => idle(slots, s) && !slots.owner.has(s));
-        if (slot === undefined) return; // every slot busy or held: llama.cpp chooses by prompt similarity
+        if (slot === undefined) return undefined; // every slot busy or held: llama.cpp chooses by prompt similarity
         slots.owner.set(slot, run);
       }
       own.delete(slot);
       own.add(slot);
       slots.slotsOf.set(run, own);
-      body.id_slot = slot;
-      body.cache_prompt = true;
       slots.busy.set(slot, (slots.busy.get(slot) ?? 0) + 1);
       const pinned = slot;
-      return () => {
+      const ended = () => {
         const left = (slots.busy.get(pinned) ?? 1) - 1;
         if (left > 0) slots.busy.set(pinned, left);
         else slots.busy.delete(pinned);
       };
+      return { body: { id_slot: slot, cache_prompt: true }, ended };
     },
     async releaseRun(run, replica): Promise<ActionResult> {
       const slots = replicas.get(replica.url);

@@ -63,13 +63,17 @@ export interface ReleaseContext {
 /** Whether a global flush may run: the run left tokens, nothing is in flight, and no other run's prefix is lost unless memory is short. */
 export const globalFlushAllowed = (c: ReleaseContext) => !c.onlyTagged && !c.othersInFlight && (!c.othersCached || c.underPressure);
 
+/** Fields and headers a request carries for its run's cache, and what to do once it has ended (its slot is free again). */
+export interface RequestTags {
+  body?: Record<string, unknown>;
+  headers?: Record<string, string>;
+  ended?: () => void;
+}
+
 /** What an engine allows for one run's cache. */
 export interface CacheAdapter {
-  /**
-   * Fields or headers that make the run's cache addressable later (a session, a slot). May return
-   * what to do once that request has ended (its slot is free again).
-   */
-  tagRequest?(run: string, replica: string, body: Record<string, unknown>, headers: Record<string, string>): (() => void) | void;
+  /** What makes the run's cache addressable on a replica (a session, a slot), for one request there. */
+  tagRequest?(run: string, replica: string): RequestTags | undefined;
   /** Frees what the engine holds of `run` on `replica`, as far as the engine allows. */
   releaseRun(run: string, replica: ReplicaRef, context: ReleaseContext): Promise<ActionResult>;
   /** The run is over but its cache is kept: Orla forgets what it assigned the run (a slot), touching nothing on the engine. */

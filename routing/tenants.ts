@@ -1,0 +1,103 @@
+import { clientClosed, deadlineExceeded, tenantQueueFull } from '../errors.js';
+import type { TenantConfig } from '../config/schema.js';
+import type { Ticket } from './ticket.js';
+
+interface Waiter {
+  admit(): void;
+}
+
+interface TenantState {
+  /** Admitted past this gate and not finished (waiting in a backend's queue, or in flight). */
+  admitted: number;
+  /** Waiting here, or admitted and still waiting for a backend's slot. */
+  waiting: number;
+  queue: Waiter[];
+}
+
+/** What a request admitted by its tenant's limit reports as it goes. */
+export interface TenantPass {
+  /** It got its backend slot (or failed to): it no longer waits. */
+  dispatched(): void;
+  /** It is over: its place goes to the tenant's next waiting request. */
+  done(): void;
+}
+
+const NO_PASS: TenantPass = { dispatched() {}, done() {} };
+
+/**
+ * Each tenant's `max_concurrency` across the gateway and its `queue_limit`. A request over its
+ * tenant's limit waits here, before any backend's queue, so it holds no backend slot and blocks no
+ * other tenant's request; past `queue_limit` waiting requests, it is refused (429).
+ */
+export class TenantGate {
+  private readonly tenants = new Map<string, TenantState>();
+
+  constructor(private readonly limits: Readonly<Record<string, TenantConfig>>) {}
+
+  /** Waits for the tenant's turn; throws 429 (queue full), 408 (deadline) or 499 (client left). */
+  enter(tenant: string | undefined, ticket: Pick<Ticket, 'signal' | 'deadlineMs' | 'arrivedAt'>): TenantPass | Promise<TenantPass> {
+    const limit = tenant === undefined ? undefined : this.limits[tenant];
+    if (!limit || (limit.max_concurrency === undefined && limit.queue_limit === undefined)) return NO_PASS;
+    let state = this.tenants.get(tenant!);
+    if (!state) this.tenants.set(tenant!, (state = { admitted: 0, waiting: 0, queue: [] }));
+    if (limit.queue_limit !== undefined && state.waiting >= limit.queue_limit) throw tenantQueueFull(tenant!);
+    state.waiting++;
+    const pass = this.pass(state);
+    if (limit.max_concurrency === undefined || state.admitted < limit.max_concurrency) {
+      state.admitted++;
+      return pass;
+    }
+    return this.wait(state, pass, ticket);
+  }
+
+  private wait(state: TenantState, pass: TenantPass, ticket: Pick<Ticket, 'signal' | 'deadlineMs' | 'arrivedAt'>): Promise<TenantPass> {
+    return new Promise((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const leave = (err: unknown) => {
+        const at = state.queue.indexOf(waiter);
+        if (at < 0) return;
+        state.queue.splice(at, 1);
+        cleanup();
+        state.waiting--;
+        reject(err);
+      };
+      const onAbort = () => leave(clientClosed());
+      const cleanup = () => {
+        clearTimeout(timer);
+        ticket.signal?.removeEventListener('abort', onAbort);
+      };
+      const waiter: Waiter = {
+        admit: () => {
+          cleanup();
+          state.admitted++;
+          resolve(pass);
+        },
+      };
+      state.queue.push(waiter);
+      ticket.signal?.addEventListener('abort', onAbort, { once: true });
+      if (ticket.deadlineMs !== undefined) {
+        const left = ticket.deadlineMs - (performance.now() - (ticket.arrivedAt ?? performance.now()));
+        const deadlineMs = ticket.deadlineMs;
+        timer = setTimeout(() => leave(deadlineExceeded(deadlineMs)), Math.max(0, left));
+      }
+    });
+  }
+
+  private pass(state: TenantState): TenantPass {
+    let dispatched = false;
+    let done = false;
+    return {
+      dispatched: () => {
+        if (dispatched) return;
+        dispatched = true;
+        state.waiting--;
+      },
+      done: () => {
+        if (done) return;
+        done = true;
+        state.admitted--;
+        state.queue.shift()?.admit();
+      },
+    };
+  }
+}
