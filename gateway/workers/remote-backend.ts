@@ -1,10 +1,11 @@
-import { clientClosed, OrlaError, unavailable } from '../../errors.js';
+import { clientClosed, unavailable } from '../../errors.js';
 import type { BackendConfig } from '../../config/schema.js';
 import type { AdmissionBackend, BackendSnapshot } from '../../routing/admission-backend.js';
 import type { Lease, Outcome, Replica, Ticket } from '../../routing/backend.js';
 import type { CircuitState } from '../../routing/circuit.js';
 import type { RoutingObserver } from '../../routing/observer.js';
-import type { AcquireReply, AdmissionView, WireError, WireTicket } from './backend-gate.js';
+import type { AcquireReply, AdmissionView, WireTicket } from './backend-gate.js';
+import { fromWire, renewing } from './leases.js';
 
 /** A backend's object as a Worker calls it (RPC to its Durable Object). */
 export interface GateLink {
@@ -77,7 +78,7 @@ export class RemoteBackend implements AdmissionBackend {
     if (!reply.granted) {
       const reason = REJECTIONS[reply.error.code ?? ''];
       if (reason) this.options.observer?.rejected?.(this.name, reason);
-      throw orlaError(reply.error);
+      throw fromWire(reply.error);
     }
     return this.lease(reply.leaseId, reply.replica, reply.queueMs, ticket.stage);
   }
@@ -99,9 +100,7 @@ export class RemoteBackend implements AdmissionBackend {
     observer?.inFlight?.(this.name, stage, 1);
     observer?.waited?.(this.name, stage, queueMs);
     const ttl = this.options.leaseTtlMs;
-    const renewal = setInterval(() => {
-      void this.gate().renew(this.name, [leaseId], ttl).then((view) => this.update(view), this.failed);
-    }, ttl / 3);
+    const stopRenewing = renewing(ttl, () => void this.gate().renew(this.name, [leaseId], ttl).then((view) => this.update(view), this.failed));
     let released = false;
     return {
       replica,
@@ -109,7 +108,7 @@ export class RemoteBackend implements AdmissionBackend {
       release: (outcome, tokens) => {
         if (released) return;
         released = true;
-        clearInterval(renewal);
+        stopRenewing();
         observer?.inFlight?.(this.name, stage, -1);
         void this.gate().release(this.name, leaseId, outcome, tokens).then((view) => this.update(view), this.failed);
       },
@@ -143,6 +142,7 @@ function wireTicket(ticket: Ticket): WireTicket {
   return {
     stage: ticket.stage,
     run: ticket.run,
+    tenant: ticket.tenant,
     priority: ticket.priority,
     promptTokens: ticket.promptTokens,
     deadlineMs: ticket.deadlineMs,
@@ -151,8 +151,4 @@ function wireTicket(ticket: Ticket): WireTicket {
     affinity: ticket.affinity,
     prefixHash: ticket.prefixHash,
   };
-}
-
-function orlaError(error: WireError): OrlaError {
-  return new OrlaError(error.status, error.message, { type: error.type, code: error.code, param: error.param, ...(error.retryAfterS === undefined ? {} : { retryAfterS: error.retryAfterS }) });
 }

@@ -13,14 +13,14 @@ import { BackendGate, type WireTicket } from '../../gateway/workers/backend-gate
 const TTL = 30_000;
 const noClient = {} as UpstreamClient;
 
-async function gate(backend: Record<string, unknown> = {}) {
-  const config = validateConfig({ backends: { main: { engine: 'vllm', urls: ['http://replica.test'], max_concurrency: 1, queue_limit: 4, ...backend } }, stages: { default: { backend: 'main', model: 'm' } } }, { env: {} });
+async function gate(backend: Record<string, unknown> = {}, more: Record<string, unknown> = {}) {
+  const config = validateConfig({ backends: { main: { engine: 'vllm', urls: ['http://replica.test'], max_concurrency: 1, queue_limit: 4, ...backend } }, stages: { default: { backend: 'main', model: 'm' } }, ...more }, { env: {} });
   const backends = createBackends(config, (_n, b) => b.urls!, () => noClient, await loadPolicies(config, '.'));
   return new BackendGate(backends.get('main')!);
 }
 
 const ticket = (overrides: Partial<WireTicket> = {}): WireTicket => ({
-  stage: 'default', run: undefined, priority: 0, promptTokens: 10, deadlineMs: undefined, waitedMs: 0, avoid: undefined, affinity: undefined, prefixHash: undefined, ...overrides,
+  stage: 'default', run: undefined, tenant: undefined, priority: 0, promptTokens: 10, deadlineMs: undefined, waitedMs: 0, avoid: undefined, affinity: undefined, prefixHash: undefined, ...overrides,
 });
 
 /** Whether `promise` has settled by now (it never settles by waiting here). */
@@ -92,5 +92,29 @@ describe('a backend\'s admission in its Durable Object', () => {
     expect(full.granted ? undefined : full.error.retryAfterS).toBeGreaterThan(0);
     const late = await g.acquire('t4', ticket({ deadlineMs: 100, waitedMs: 150 }), TTL);
     expect(late).toMatchObject({ granted: false, error: { status: 408, code: 'deadline_exceeded' } });
+  });
+
+  it("shares a saturated backend among the tickets' tenants by their weights (acme 2 : globex 1)", async () => {
+    const tenants = { acme: { keys: ['sk-a'], weight: 2 }, globex: { keys: ['sk-g'] } };
+    const g = await gate({ queue_limit: 16 }, { tenants });
+    const first = await g.acquire('first', ticket(), TTL);
+    const order: string[] = [];
+    const leases: string[] = [];
+    const waiting = ['globex 0', 'globex 1', 'globex 2', 'globex 3', 'acme 0', 'acme 1'].map((name) =>
+      g.acquire(name, ticket({ tenant: name.split(' ')[0] }), TTL).then((reply) => {
+        order.push(name);
+        if (reply.granted) leases.push(reply.leaseId);
+      }),
+    );
+    expect(g.view().snapshot.waiting).toBe(6);
+    g.release(first.granted ? first.leaseId : '', 'success', 1);
+    for (let served = 1; served <= 6; served++) {
+      await vi.advanceTimersByTimeAsync(0);
+      expect(order).toHaveLength(served);
+      g.release(leases.at(-1)!, 'success', 1);
+    }
+    await Promise.all(waiting);
+    // By arrival (the tenant lost on the way to the object), all of globex's would go first.
+    expect(order).toEqual(['acme 0', 'globex 0', 'acme 1', 'globex 1', 'globex 2', 'globex 3']);
   });
 });
