@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { asOrlaError, notFound } from '../errors.js';
 import type { AdmissionBackend } from '../routing/admission-backend.js';
-import { TenantGate } from '../routing/tenants.js';
+import { TenantGate, type TenantAdmission } from '../routing/tenants.js';
 import type { StageMapper } from '../routing/types.js';
 import type { Core } from './core.js';
 import { ANONYMOUS, keyring, type Principal } from './auth.js';
@@ -24,6 +24,8 @@ export interface GatewayDeps<R> {
   platform: Platform<R>;
   metrics: GatewayMetrics;
   log: Logger;
+  /** Where tenants' limits are held: this process (the default), or a place every isolate shares. */
+  tenants?: TenantAdmission;
 }
 
 export interface Gateway<R> {
@@ -61,7 +63,7 @@ export function createApp<R>(deps: GatewayDeps<R>): Gateway<R> {
   const proxyDeps: ProxyDeps<R> = {
     runs: deps.core.runs,
     memory: deps.core.memory,
-    tenants: new TenantGate(config.tenants),
+    tenants: deps.tenants ?? new TenantGate(config.tenants),
     onBackgroundError: (err) => log.error({ err }, 'accounting a finished request failed'),
     mapper: deps.mapper,
     backends: deps.backends,

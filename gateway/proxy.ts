@@ -2,7 +2,7 @@ import { badRequest } from '../errors.js';
 import type { Memory } from '../memory/index.js';
 import type { AdmissionBackend } from '../routing/admission-backend.js';
 import { chooseTarget } from '../routing/reroute.js';
-import type { TenantGate } from '../routing/tenants.js';
+import type { TenantAdmission } from '../routing/tenants.js';
 import type { StageMapper } from '../routing/types.js';
 import { identify } from '../sessions/identity.js';
 import { beginOps, type Runs } from '../sessions/runs.js';
@@ -21,7 +21,7 @@ export interface ProxyDeps<R> {
   backends: ReadonlyMap<string, AdmissionBackend>;
   runs: Runs;
   memory: Memory;
-  tenants: TenantGate;
+  tenants: TenantAdmission;
   platform: Platform<R>;
   metrics: GatewayMetrics;
   bodyLimitBytes: number;

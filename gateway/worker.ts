@@ -7,6 +7,7 @@ import { edgeGateway } from './workers/gateway.js';
 
 export { BackendObject } from './workers/backend-object.js';
 export { RunDirectoryObject, RunObject } from './workers/run-object.js';
+export { TenantObject } from './workers/tenant-object.js';
 
 export default {
   async fetch(request: Request, env: WorkersEnv, ctx: ExecutionContext): Promise<Response> {

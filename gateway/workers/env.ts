@@ -1,6 +1,7 @@
 import type { DurableObjectNamespace } from './cloudflare.js';
 import type { BackendObject } from './backend-object.js';
 import type { RunDirectoryObject, RunObject } from './run-object.js';
+import type { TenantObject } from './tenant-object.js';
 
 /** The Worker's env: its vars and secrets (strings; `${VAR}` in the config reads them) and the Durable Object bindings of wrangler.toml. */
 export interface WorkersEnv {
@@ -11,6 +12,7 @@ export interface WorkersEnv {
   RUNS: DurableObjectNamespace<RunObject>;
   RUN_DIRECTORY: DurableObjectNamespace<RunDirectoryObject>;
   BACKENDS: DurableObjectNamespace<BackendObject>;
+  TENANTS: DurableObjectNamespace<TenantObject>;
   [name: string]: unknown;
 }
 
@@ -18,3 +20,4 @@ export interface WorkersEnv {
 export const directoryOf = (env: WorkersEnv) => env.RUN_DIRECTORY.get(env.RUN_DIRECTORY.idFromName('runs'));
 export const runOf = (env: WorkersEnv, id: string) => env.RUNS.get(env.RUNS.idFromName(id));
 export const backendOf = (env: WorkersEnv, name: string) => env.BACKENDS.get(env.BACKENDS.idFromName(name));
+export const tenantOf = (env: WorkersEnv, name: string) => env.TENANTS.get(env.TENANTS.idFromName(name));

@@ -12,15 +12,16 @@ import { GatewayMetrics } from '../metrics.js';
 import { webPlatform } from '../web/platform.js';
 import type { ExecutionContext } from './cloudflare.js';
 import { edgeConfig } from './config.js';
-import { backendOf, directoryOf, runOf, type WorkersEnv } from './env.js';
+import { backendOf, directoryOf, runOf, tenantOf, type WorkersEnv } from './env.js';
 import { workerLog } from './log.js';
 import { RemoteBackend } from './remote-backend.js';
+import { RemoteTenantGate } from './remote-tenants.js';
 import { RequestWork, tracked } from './request-work.js';
 import { DurableObjectRunStore } from './run-store.js';
 import { TrackedUpstream } from './tracked-upstream.js';
 
 // The gateway of one Worker isolate: the same app, mapping and memory as on Node (gateway/app.ts,
-// core.ts) on the Web-standard platform; run state and admission in Durable Objects, the engines
+// core.ts) on the Web-standard platform; run state, admission and tenants' limits in Durable Objects, the engines
 // reached with fetch. Built on an isolate's first request, again when ORLA_CONFIG changes.
 
 export interface EdgeGateway {
@@ -84,7 +85,11 @@ async function compose(env: WorkersEnv, config: Config): Promise<EdgeGateway> {
     onExpired: (run, why) => core.memory.ended(run, why),
   });
   core = createCore(config, backends, { store, observer: metrics, log });
-  const { app } = createApp({ config, backends, mapper, core, platform: webPlatform, metrics, log });
+  const tenants = new RemoteTenantGate(config.tenants, (name) => tracked(tenantOf(env, name)), {
+    leaseTtlMs,
+    onError: (err) => log.warn({ err }, 'a call to a tenant\'s Durable Object failed'),
+  });
+  const { app } = createApp({ config, backends, mapper, core, platform: webPlatform, metrics, log, tenants });
 
   return {
     async fetch(request, env, ctx) {
