@@ -60,10 +60,12 @@ export function createApp<R>(deps: GatewayDeps<R>): Gateway<R> {
   };
 
   const authenticate = keyring(config);
+  const tenants = deps.tenants ?? new TenantGate(config.tenants);
+  if (tenants.load) metrics.watchTenants(() => tenants.load!());
   const proxyDeps: ProxyDeps<R> = {
     runs: deps.core.runs,
     memory: deps.core.memory,
-    tenants: deps.tenants ?? new TenantGate(config.tenants),
+    tenants,
     onBackgroundError: (err) => log.error({ err }, 'accounting a finished request failed'),
     mapper: deps.mapper,
     backends: deps.backends,

@@ -28,12 +28,13 @@ export async function forward<R>(req: R, deps: ProxyDeps<R>, call: Call): Promis
     const pass = deps.tenants.enter(call.identity.tenant, ticket); // over its tenant's limit, it waits here
     call.tenantPass = pass instanceof Promise ? await pass : pass;
     dispatched = await dispatch(backend, ticket, (replica) => {
+      call.tenantPass?.dispatched(); // it holds a slot: no longer waiting
       client = replica.client;
       const tagged = plan ? deps.memory.tag(plan, replica.url, body, headers) : { body, headers };
       const text = tagged.body === body ? (serialized ??= JSON.stringify(body)) : JSON.stringify(tagged.body);
       sentAt = performance.now();
       return { method: 'POST', path: call.path, headers: tagged.headers, body: text, signal };
-    }).finally(() => call.tenantPass?.dispatched());
+    }).finally(() => call.tenantPass?.dispatched()); // refused or failed: not waiting either
   } catch (err) {
     const error = asOrlaError(err);
     settle(deps, call, undefined, { status: error.status, neutral: error.status === 499, error: error.message });

@@ -137,6 +137,22 @@ export class GatewayMetrics implements MapperObserver, RoutingObserver, MemoryOb
     registers: [this.registry],
   });
 
+  /** Reads each limited tenant's load when scraped (nothing per request). */
+  watchTenants(load: () => Iterable<{ tenant: string; waiting: number; inFlight: number }>): void {
+    new Gauge({
+      name: 'orla_tenant_requests',
+      help: 'Requests of each tenant with limits, waiting (for its max_concurrency or a backend slot) or in flight.',
+      labelNames: ['tenant', 'state'],
+      registers: [this.registry],
+      collect() {
+        for (const t of load()) {
+          this.set({ tenant: t.tenant, state: 'waiting' }, t.waiting);
+          this.set({ tenant: t.tenant, state: 'in_flight' }, t.inFlight);
+        }
+      },
+    });
+  }
+
   /** `processMetrics: false` leaves out prom-client's process collector (Node-only: Workers have no process to report). */
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'orla_process_' });

@@ -35,6 +35,8 @@ export const limitOf = (limits: Readonly<Record<string, TenantConfig>>, tenant: 
 export interface TenantAdmission {
   /** Waits for the tenant's turn; throws 429 (queue full), 408 (deadline) or 499 (client left). */
   enter(tenant: string | undefined, ticket: Pick<Ticket, 'signal' | 'deadlineMs' | 'arrivedAt'>): TenantPass | Promise<TenantPass>;
+  /** Each limited tenant's requests waiting and in flight, where this process knows them (for /metrics). */
+  load?(): Iterable<{ tenant: string; waiting: number; inFlight: number }>;
 }
 
 /**
@@ -61,6 +63,11 @@ export class TenantGate implements TenantAdmission {
       return pass;
     }
     return this.wait(state, pass, ticket);
+  }
+
+  /** Each limited tenant's requests: waiting (for its limit or a backend's slot) and in flight. */
+  *load(): Iterable<{ tenant: string; waiting: number; inFlight: number }> {
+    for (const [tenant, s] of this.tenants) yield { tenant, waiting: s.waiting, inFlight: s.admitted - s.waiting + s.queue.length };
   }
 
   private wait(state: TenantState, pass: TenantPass, ticket: Pick<Ticket, 'signal' | 'deadlineMs' | 'arrivedAt'>): Promise<TenantPass> {

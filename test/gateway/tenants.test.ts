@@ -9,7 +9,7 @@ import { until } from '../helpers/wait.js';
 // private to its tenant (the same id from two tenants is two runs); a tenant's max_concurrency held
 // across the gateway without holding up another tenant; weights sharing a saturated backend.
 
-const KEYS = { default: 'sk-default-5b1e', admin: 'sk-admin-9c2f', acme: 'sk-acme-71d4', globex: 'sk-globex-0a8e' };
+const KEYS = { default: 'sk-default-5b1e', admin: 'sk-admin-9c2f', acme: 'sk-acme-71d4', globex: 'sk-globex-0a8e', initech: 'sk-initech-3f60' };
 
 let engine: RecordingEngine;
 let gateway: RunningGateway;
@@ -22,7 +22,7 @@ beforeAll(async () => {
   gateway = await startTestGateway(
     {
       server: { api_keys: [KEYS.default], admin_keys: [KEYS.admin] },
-      tenants: { acme: { keys: [KEYS.acme], max_concurrency: 2, weight: 2 }, globex: { keys: [KEYS.globex] } },
+      tenants: { acme: { keys: [KEYS.acme], max_concurrency: 2, weight: 2 }, globex: { keys: [KEYS.globex] }, initech: { keys: [KEYS.initech], max_concurrency: 1, queue_limit: 2 } },
       backends: {
         main: { engine: 'vllm', urls: [engine.url] },
         narrow: { engine: 'vllm', urls: [engine.url], max_concurrency: 1 },
@@ -128,6 +128,25 @@ describe("a tenant's limits", () => {
     // Smooth weighted turns, acme twice as often while both wait; then globex alone. By arrival
     // (without tenant weights) all of globex's would have gone first.
     expect(engine.received.slice(1).map(contentOf)).toEqual(['acme 0', 'globex 0', 'acme 1', 'globex 1', 'globex 2', 'globex 3']);
+  });
+  it("queue_limit refuses a tenant's request past its waiting limit with 429 and Retry-After, and nobody else's", async () => {
+    ({ held, answerNext } = holdAnswers(engine));
+    const inFlight = chat(KEYS.initech, {}, 'initech 0');
+    await until(() => held.length === 1, "initech's first request to reach the engine");
+    const waiting = [chat(KEYS.initech, {}, 'initech 1'), chat(KEYS.initech, {}, 'initech 2')];
+    const initechWaiting = async () => /orla_tenant_requests\{tenant="initech",state="waiting"\} (\d+)/.exec(await (await fetch(`${gateway.url}/metrics`)).text())?.[1];
+    await until(async () => (await initechWaiting()) === '2', "two of initech's requests to wait");
+    const refused = await chat(KEYS.initech, {}, 'initech over');
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect((await refused.json()).error).toMatchObject({ type: 'rate_limit_error', code: 'tenant_queue_full' });
+    const other = chat(KEYS.globex, {}, 'globex beside');
+    await until(() => held.length === 2, "globex's request to go straight through");
+    engine.respondWith(undefined);
+    await answerNext();
+    await answerNext();
+    expect((await other).status).toBe(200);
+    expect((await Promise.all([inFlight, ...waiting])).map((r) => r.status)).toEqual([200, 200, 200]);
   });
 });
 
