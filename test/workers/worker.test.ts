@@ -13,7 +13,7 @@ import { bundleWorker, startWorker, type Bundle, type RunningWorker } from './wo
 
 let bundle: Bundle;
 const sims: RunningSimulator[] = [];
-const taps: Record<'light' | 'heavy' | 'slow' | 'ordered', EngineTap> = {} as never;
+const taps: Record<'light' | 'heavy' | 'slow' | 'ordered' | 'quick' | 'long', EngineTap> = {} as never;
 let worker: RunningWorker;
 
 beforeAll(async () => {
@@ -27,6 +27,8 @@ beforeAll(async () => {
   taps.heavy = await startTap(heavy.url);
   taps.slow = await startTap(slow.url);
   taps.ordered = await startTap(slow.url);
+  taps.quick = await startTap(heavy.url);
+  taps.long = await startTap(slow.url);
   const config = {
     backends: {
       light: { engine: 'simulator', urls: [taps.light.url], api_key: '${LIGHT_KEY}' },
@@ -156,24 +158,31 @@ describe('the gateway as a Cloudflare Worker, in workerd', () => {
   });
 
   it('holds max_concurrency and queue_limit across isolates: the engine never sees two at once, and the overflow gets 429', async () => {
-    const body = JSON.stringify({ model: 'any', messages: [{ role: 'user', content: 'Write a paragraph.' }], max_tokens: 100, ignore_eos: true });
-    const init = { method: 'POST', headers: { 'content-type': 'application/json', 'x-orla-stage': 'draft' }, body };
     const url = `${worker.url}/v1/chat/completions`;
-    const answers = await within(
-      Promise.all([fetch(url, init), worker.twin(url, init), fetch(url, init), worker.twin(url, init)].map(async (p) => {
-        const res = await p;
-        return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.json() };
-      })),
-      'four requests to the slow backend',
-      30_000,
-    );
-    const statuses = answers.map((a) => a.status).sort();
-    expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
-    const refused = answers.filter((a) => a.status === 429);
-    expect(refused.length).toBeGreaterThanOrEqual(1);
-    expect(refused[0]).toMatchObject({ body: { error: { code: 'queue_full', type: 'rate_limit_error' } } });
-    expect(Number(refused[0]!.retryAfter)).toBeGreaterThanOrEqual(1);
-    expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(2); // one served, one waited for its slot
+    const send = (via: 'here' | 'twin', content: string, extra: Record<string, unknown> = {}) => {
+      const init = { method: 'POST', headers: { 'content-type': 'application/json', 'x-orla-stage': 'draft' }, body: JSON.stringify({ model: 'any', messages: [{ role: 'user', content }], max_tokens: 8, ...extra }) };
+      return via === 'here' ? fetch(url, init) : worker.twin(url, init);
+    };
+    // One request holds the only slot, streaming until its client leaves: the other three come while
+    // it holds it, however slow the machine.
+    const holder = await send('here', 'holder', { stream: true, max_tokens: 4000, ignore_eos: true });
+    expect(holder.status).toBe(200);
+    const reader = holder.body!.getReader();
+    await reader.read();
+    const answers: { status: number; retryAfter: string | null; body: { error?: { code: string; type: string } } }[] = [];
+    const three = (['twin', 'here', 'twin'] as const).map(async (via, i) => {
+      const res = await send(via, `queued ${i}`);
+      answers.push({ status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.json() });
+    });
+    // Whichever comes first waits (queue_limit 1); the other two are refused at once.
+    await until(() => answers.length === 2, 'two of the three to be refused');
+    for (const refused of answers) {
+      expect(refused).toMatchObject({ status: 429, body: { error: { code: 'queue_full', type: 'rate_limit_error' } } });
+      expect(Number(refused.retryAfter)).toBeGreaterThanOrEqual(1);
+    }
+    await reader.cancel();
+    await within(Promise.all(three), 'the waiting request to get the slot');
+    expect(answers[2]!.status).toBe(200);
     expect(taps.slow.peakInFlight).toBe(1);
   });
 
@@ -259,6 +268,100 @@ describe('the gateway as a Cloudflare Worker, in workerd', () => {
     // module loaders' and the file loader's are never called at the edge).
     const own = new Set(files.filter((f) => !f.includes('node_modules') && !f.startsWith('node-built-in')).flatMap((f) => inputs[f]!.imports.filter((i) => i.external).map((i) => i.path)));
     expect([...own].filter((p) => p !== 'cloudflare:workers' && p !== '<runtime>').sort()).toEqual(['node:async_hooks', 'node:buffer', 'node:crypto', 'node:fs/promises', 'node:path', 'node:url']);
+  });
+});
+
+describe('keys, roles and tenants at the edge', () => {
+  const KEYS = { default: 'sk-default-5b1e', admin: 'sk-admin-9c2f', acme: 'sk-acme-71d4', globex: 'sk-globex-0a8e' };
+  let keyed: RunningWorker;
+
+  beforeAll(async () => {
+    const config = {
+      server: { api_keys: [KEYS.default], admin_keys: ['${ADMIN_KEY}'] },
+      tenants: { acme: { keys: [KEYS.acme], max_concurrency: 1, queue_limit: 1 }, globex: { keys: [KEYS.globex] } },
+      backends: { main: { engine: 'simulator', urls: [taps.quick.url] }, long: { engine: 'simulator', urls: [taps.long.url] } },
+      stages: { default: { backend: 'main', model: 'heavy-model' }, long: { backend: 'long', model: 'slow-model' } },
+      memory: { pressure: { interval_ms: 0 } },
+    };
+    keyed = await startWorker(bundle, { ORLA_CONFIG: JSON.stringify(config), ADMIN_KEY: KEYS.admin, ORLA_LEASE_TTL_S: '600' });
+  }, 60_000);
+  afterAll(async () => {
+    await keyed?.close();
+  });
+
+  /** A request as a client with `key` sends it, to this isolate or the other one. */
+  const as = (key: string, path: string, init: RequestInit = {}, via: 'here' | 'twin' = 'here') => {
+    const request = { ...init, headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, ...(init.headers as Record<string, string>) } };
+    return via === 'here' ? fetch(`${keyed.url}${path}`, request) : keyed.twin(`${keyed.url}${path}`, request);
+  };
+  const chat = (key: string, headers: Record<string, string>, content: string, extra: Record<string, unknown> = {}, via: 'here' | 'twin' = 'here') =>
+    as(key, '/v1/chat/completions', { method: 'POST', headers, body: JSON.stringify({ model: 'any', messages: [{ role: 'user', content }], max_tokens: 4, ...extra }) }, via);
+
+  it('the admin API answers 403 to client keys and serves an admin key; no key or a wrong one is 401; no key is logged', async () => {
+    const patch = (key: string) => as(key, '/v1/backends/main', { method: 'PATCH', body: JSON.stringify({ max_concurrency: 3 }) });
+    for (const key of [KEYS.default, KEYS.acme]) {
+      const res = await patch(key);
+      expect(res.status).toBe(403);
+      expect((await res.json()).error).toMatchObject({ type: 'permission_error', code: 'forbidden' });
+    }
+    const admin = await patch(KEYS.admin); // ${ADMIN_KEY}, from the Worker's secrets
+    expect(admin.status).toBe(200);
+    expect((await admin.json()).max_concurrency).toBe(3);
+    expect((await fetch(`${keyed.url}/v1/backends`)).status).toBe(401);
+    expect((await as('sk-wrong', '/v1/workflows')).status).toBe(401);
+    expect((await chat(KEYS.acme, {}, 'hello')).status).toBe(200);
+    const logs = keyed.logs.join('\n');
+    expect(logs).toContain('"tenant":"acme"');
+    for (const key of Object.values(KEYS)) expect(logs).not.toContain(key);
+  });
+
+  it('a run belongs to its tenant: the same id from two tenants is two runs, each seen only by its tenant, all by an admin', async () => {
+    const run = (id: string) => ({ 'x-orla-workflow-run': id });
+    expect((await chat(KEYS.acme, run('ticket-1'), 'one')).status).toBe(200);
+    expect((await chat(KEYS.acme, run('ticket-1'), 'two', {}, 'twin')).status).toBe(200);
+    expect((await chat(KEYS.globex, run('ticket-1'), 'one', {}, 'twin')).status).toBe(200);
+    expect((await chat(KEYS.acme, run('acme-only'), 'one')).status).toBe(200);
+
+    const acme = await (await as(KEYS.acme, '/v1/workflows/ticket-1', {}, 'twin')).json();
+    const globex = await (await as(KEYS.globex, '/v1/workflows/ticket-1')).json();
+    expect([acme.calls, acme.tenant, acme.id]).toEqual([2, 'acme', 'ticket-1']);
+    expect([globex.calls, globex.tenant, globex.id]).toEqual([1, 'globex', 'ticket-1']);
+    for (const res of [await as(KEYS.globex, '/v1/workflows/acme-only'), await as(KEYS.globex, '/v1/workflows/acme-only/complete', { method: 'POST' }, 'twin')]) {
+      expect(res.status).toBe(404);
+      expect((await res.json()).error.code).toBe('run_not_found');
+    }
+    const listed = (await (await as(KEYS.globex, '/v1/workflows', {}, 'twin')).json()).data as { id: string; tenant: string }[];
+    expect(listed.map((r) => `${r.tenant}/${r.id}`)).toEqual(['globex/ticket-1']);
+    const all = (await (await as(KEYS.admin, '/v1/workflows')).json()).data as { id: string; tenant: string }[];
+    expect(all.map((r) => `${r.tenant}/${r.id}`)).toEqual(expect.arrayContaining(['acme/ticket-1', 'globex/ticket-1', 'acme/acme-only']));
+    expect((await (await as(KEYS.admin, '/v1/workflows/acme-only?tenant=acme', {}, 'twin')).json()).calls).toBe(1);
+  });
+
+  it("a tenant's max_concurrency and queue_limit hold across isolates, and hold up no other tenant", async () => {
+    // acme's one place is held by a stream that runs until its client leaves, however slow the machine.
+    const holder = await chat(KEYS.acme, { 'x-orla-stage': 'long' }, 'acme holder', { stream: true, max_tokens: 4000, ignore_eos: true });
+    expect(holder.status).toBe(200);
+    const reader = holder.body!.getReader();
+    await reader.read();
+    // Two more of acme's, one from each isolate: whichever comes first waits (queue_limit 1), the other is refused.
+    const answers: { content: string; status: number; retryAfter: string | null; code?: string }[] = [];
+    const two = ['here', 'twin'].map(async (via) => {
+      const content = `acme from ${via}`;
+      const res = await chat(KEYS.acme, { 'x-orla-stage': 'long' }, content, {}, via as 'here' | 'twin');
+      answers.push({ content, status: res.status, retryAfter: res.headers.get('retry-after'), code: (await res.json()).error?.code });
+    });
+    await until(() => answers.length === 1, 'one of acme\'s two requests to be refused');
+    expect(answers[0]).toMatchObject({ status: 429, retryAfter: '1', code: 'tenant_queue_full' });
+    // globex is not held up by acme's limit, on either isolate.
+    expect((await chat(KEYS.globex, { 'x-orla-stage': 'long' }, 'globex meanwhile', {}, 'twin')).status).toBe(200);
+    const atEngine = () => taps.long.requests.map((r) => (r.body.messages as { content: string }[])[0]!.content);
+    const waiter = answers[0]!.content === 'acme from here' ? 'acme from twin' : 'acme from here';
+    expect(atEngine()).toEqual(['acme holder', 'globex meanwhile']); // acme's waiting request has not reached the engine
+    await reader.cancel();
+    await until(() => taps.long.requests[0]!.aborted, 'the engine to see the holder leave');
+    await within(Promise.all(two), "acme's waiting request to get the place its holder gave back");
+    expect(answers[1]).toMatchObject({ content: waiter, status: 200 });
+    expect(atEngine()).toEqual(['acme holder', 'globex meanwhile', waiter]);
   });
 });
 
