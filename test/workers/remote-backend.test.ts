@@ -23,8 +23,9 @@ async function remote() {
   const config = validateConfig({ backends: { main: { engine: 'vllm', urls: ['http://replica.test'], max_concurrency: 1, queue_limit: 4 } }, stages: { default: { backend: 'main', model: 'm' } } }, { env: {} });
   const gate = new BackendGate(createBackends(config, (_n, b) => b.urls!, () => noClient, await loadPolicies(config, '.')).get('main')!);
   const replicas = [new Replica('http://replica.test', noClient, new CircuitBreaker(5, 10_000))];
+  const sent: Parameters<BackendGate['acquire']>[1][] = [];
   const link = rpc({
-    acquire: (_b: string, id: string, t: Parameters<BackendGate['acquire']>[1], ttl: number) => gate.acquire(id, t, ttl),
+    acquire: (_b: string, id: string, t: Parameters<BackendGate['acquire']>[1], ttl: number) => (sent.push(t), gate.acquire(id, t, ttl)),
     leave: async (_b: string, id: string) => gate.leave(id),
     release: async (_b: string, id: string, outcome: 'success' | 'failure' | 'neutral', tokens: number | undefined) => gate.release(id, outcome, tokens),
     renew: async (_b: string, ids: string[], ttl: number) => gate.renew(ids, ttl),
@@ -32,7 +33,7 @@ async function remote() {
     setMaxConcurrency: async (_b: string, limit: number) => gate.setMaxConcurrency(limit),
   });
   const backend = new RemoteBackend('main', config.backends.main!, replicas, () => link, { leaseTtlMs: TTL });
-  return { gate, backend };
+  return { gate, backend, sent };
 }
 
 const ticket = (signal?: ClientGone) => ({ stage: 'default', run: 'r', priority: 0, promptTokens: 5, signal });
@@ -81,5 +82,12 @@ describe('a backend whose admission is in a Durable Object, from the Worker', ()
     expect(backend.queued).toBe(4);
     held.release('success');
     for (const next of queued) (await within(next, 'a queued request to get its slot')).release('success');
+  });
+
+  it("sends what the object's order needs: the ticket's stage, run, tenant, priority, and how long it has waited", async () => {
+    const { backend, sent } = await remote();
+    const lease = await backend.acquire({ stage: 'reply', run: 'acme/t-1', tenant: 'acme', priority: 7, promptTokens: 5, arrivedAt: performance.now() - 250 });
+    expect(sent[0]).toMatchObject({ stage: 'reply', run: 'acme/t-1', tenant: 'acme', priority: 7, promptTokens: 5, waitedMs: 250 });
+    lease.release('success');
   });
 });
