@@ -90,6 +90,19 @@ describe('a run belongs to its tenant', () => {
     const completed = await workflows(KEYS.admin, '/acme-only/complete?tenant=acme', { method: 'POST' });
     expect((await completed.json()).status).toBe('completed');
   });
+  it('an inferred run is scoped the same way: one conversation from two tenants is two runs', async () => {
+    const untagged = (key: string) =>
+      fetch(`${gateway.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...as(key) },
+        body: JSON.stringify({ messages: [{ role: 'system', content: 'You triage tickets.' }, { role: 'user', content: 'My card was charged twice.' }] }),
+      });
+    const [a1, a2, g] = [await untagged(KEYS.acme), await untagged(KEYS.acme), await untagged(KEYS.globex)];
+    const run = a1.headers.get('x-orla-workflow-run')!;
+    expect([a2.headers.get('x-orla-workflow-run'), g.headers.get('x-orla-workflow-run')]).toEqual([run, run]); // the same inferred id
+    expect((await (await workflows(KEYS.acme, `/${run}`)).json()).calls).toBe(2);
+    expect((await (await workflows(KEYS.globex, `/${run}`)).json()).calls).toBe(1);
+  });
 });
 
 describe("a tenant's limits", () => {
