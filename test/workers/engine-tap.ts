@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 // each request (its path, headers and body), how many were in flight at once, and which ones the
 // gateway abandoned before their response ended. It passes everything through unchanged, except that
 // a request with `x-tap-split: 1` gets each piece of its answer in two writes, a moment apart, as a
-// network may cut an SSE event in two.
+// network may cut an SSE event in two. A test may hold the answers to some requests, as a busy engine
+// would, until it lets them go.
 
 export interface Tapped {
   path: string;
@@ -23,6 +24,8 @@ export interface EngineTap {
   /** Requests to the completion routes in flight now, and the most there ever were at once. */
   inFlight: number;
   peakInFlight: number;
+  /** Requests whose body contains `marker` get no answer until the returned function is called (an engine busy for as long as a test needs). */
+  hold(marker: string): () => void;
   close(): Promise<void>;
 }
 
@@ -31,7 +34,22 @@ const COMPLETIONS = /^\/v1\/(chat\/completions|completions|responses|embeddings)
 
 export async function startTap(target: string): Promise<EngineTap> {
   const to = new URL(target);
-  const tap: EngineTap = { url: '', requests: [], inFlight: 0, peakInFlight: 0, close: async () => {} };
+  const held = new Map<string, Promise<void>>();
+  const tap: EngineTap = {
+    url: '',
+    requests: [],
+    inFlight: 0,
+    peakInFlight: 0,
+    hold(marker) {
+      let release!: () => void;
+      held.set(marker, new Promise<void>((resolve) => (release = resolve)));
+      return () => {
+        held.delete(marker);
+        release();
+      };
+    },
+    close: async () => {},
+  };
   const server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -48,6 +66,8 @@ export async function startTap(target: string): Promise<EngineTap> {
       entry.finished = !aborted;
       if (counted) tap.inFlight--;
     };
+    const hold = [...held].find(([marker]) => text.includes(marker))?.[1];
+    if (hold) await hold;
     const upstream = httpRequest({ host: to.hostname, port: to.port, method: req.method, path: req.url, headers: { ...req.headers, host: to.host } }, (answer) => {
       res.writeHead(answer.statusCode!, answer.headers);
       if (req.headers['x-tap-split'] !== '1') {

@@ -163,12 +163,11 @@ describe('the gateway as a Cloudflare Worker, in workerd', () => {
       const init = { method: 'POST', headers: { 'content-type': 'application/json', 'x-orla-stage': 'draft' }, body: JSON.stringify({ model: 'any', messages: [{ role: 'user', content }], max_tokens: 8, ...extra }) };
       return via === 'here' ? fetch(url, init) : worker.twin(url, init);
     };
-    // One request holds the only slot, streaming until its client leaves: the other three come while
-    // it holds it, however slow the machine.
-    const holder = await send('here', 'holder', { stream: true, max_tokens: 4000, ignore_eos: true });
-    expect(holder.status).toBe(200);
-    const reader = holder.body!.getReader();
-    await reader.read();
+    // The engine holds the first request's answer: the other three come while it holds the only
+    // slot, however slow the machine.
+    const release = taps.slow.hold('holder');
+    const holder = send('here', 'holder');
+    await until(() => taps.slow.requests.some((r) => JSON.stringify(r.body).includes('holder')), 'the first request to take the slot');
     const answers: { status: number; retryAfter: string | null; body: { error?: { code: string; type: string } } }[] = [];
     const three = (['twin', 'here', 'twin'] as const).map(async (via, i) => {
       const res = await send(via, `queued ${i}`);
@@ -180,7 +179,8 @@ describe('the gateway as a Cloudflare Worker, in workerd', () => {
       expect(refused).toMatchObject({ status: 429, body: { error: { code: 'queue_full', type: 'rate_limit_error' } } });
       expect(Number(refused.retryAfter)).toBeGreaterThanOrEqual(1);
     }
-    await reader.cancel();
+    release();
+    expect((await within(holder, 'the held request to be answered')).status).toBe(200);
     await within(Promise.all(three), 'the waiting request to get the slot');
     expect(answers[2]!.status).toBe(200);
     expect(taps.slow.peakInFlight).toBe(1);
@@ -197,15 +197,16 @@ describe('the gateway as a Cloudflare Worker, in workerd', () => {
       return via === 'here' ? fetch(url, init) : worker.twin(url, init);
     };
     const waiting = async () => (await (await fetch(`${worker.url}/v1/backends`)).json()).data.find((b: { name: string }) => b.name === 'ordered').waiting;
-    // A long stream holds the only slot until its client leaves: the others wait, however slow the machine.
-    const holder = (await send('here', 0, 'holder', { stream: true, max_tokens: 4000, ignore_eos: true })).body!.getReader();
-    await holder.read();
+    // The engine holds the first answer, and so the only slot: the others wait, however slow the machine.
+    const release = taps.ordered.hold('holder');
+    const holder = send('here', 0, 'holder');
+    await until(() => taps.ordered.requests.length === 1, 'the first request to take the slot');
     const low = send('twin', 1, 'low');
     await until(async () => (await waiting()) === 1, 'the low-priority request to wait');
     const high = send('here', 9, 'high');
     await until(async () => (await waiting()) === 2, 'the high-priority request to wait');
-    await holder.cancel();
-    expect((await within(Promise.all([low, high]), 'the waiting requests to be served')).map((r) => r.status)).toEqual([200, 200]);
+    release();
+    expect((await within(Promise.all([holder, low, high]), 'the waiting requests to be served')).map((r) => r.status)).toEqual([200, 200, 200]);
     const order = taps.ordered.requests.filter((r) => r.path === '/v1/chat/completions').map((r) => (r.body.messages as { content: string }[])[0]!.content);
     expect(order).toEqual(['holder', 'high', 'low']);
   });
@@ -338,11 +339,11 @@ describe('keys, roles and tenants at the edge', () => {
   });
 
   it("a tenant's max_concurrency and queue_limit hold across isolates, and hold up no other tenant", async () => {
-    // acme's one place is held by a stream that runs until its client leaves, however slow the machine.
-    const holder = await chat(KEYS.acme, { 'x-orla-stage': 'long' }, 'acme holder', { stream: true, max_tokens: 4000, ignore_eos: true });
-    expect(holder.status).toBe(200);
-    const reader = holder.body!.getReader();
-    await reader.read();
+    // The engine holds the answer to acme's first request, which keeps acme's one place however slow the machine.
+    const release = taps.long.hold('acme holder');
+    const holder = chat(KEYS.acme, { 'x-orla-stage': 'long' }, 'acme holder');
+    const atEngine = () => taps.long.requests.map((r) => (r.body.messages as { content: string }[])[0]!.content);
+    await until(() => atEngine().includes('acme holder'), "acme's first request to reach the engine");
     // Two more of acme's, one from each isolate: whichever comes first waits (queue_limit 1), the other is refused.
     const answers: { content: string; status: number; retryAfter: string | null; code?: string }[] = [];
     const two = ['here', 'twin'].map(async (via) => {
@@ -354,12 +355,11 @@ describe('keys, roles and tenants at the edge', () => {
     expect(answers[0]).toMatchObject({ status: 429, retryAfter: '1', code: 'tenant_queue_full' });
     // globex is not held up by acme's limit, on either isolate.
     expect((await chat(KEYS.globex, { 'x-orla-stage': 'long' }, 'globex meanwhile', {}, 'twin')).status).toBe(200);
-    const atEngine = () => taps.long.requests.map((r) => (r.body.messages as { content: string }[])[0]!.content);
     const waiter = answers[0]!.content === 'acme from here' ? 'acme from twin' : 'acme from here';
     expect(atEngine()).toEqual(['acme holder', 'globex meanwhile']); // acme's waiting request has not reached the engine
-    await reader.cancel();
-    await until(() => taps.long.requests[0]!.aborted, 'the engine to see the holder leave');
-    await within(Promise.all(two), "acme's waiting request to get the place its holder gave back");
+    release();
+    expect((await within(holder, "acme's first request to be answered")).status).toBe(200);
+    await within(Promise.all(two), "acme's waiting request to get the place its first request gave back");
     expect(answers[1]).toMatchObject({ content: waiter, status: 200 });
     expect(atEngine()).toEqual(['acme holder', 'globex meanwhile', waiter]);
   });
