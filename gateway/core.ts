@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { Memory, type MemoryBackend, type MemoryObserver } from '../memory/index.js';
-import type { Backend } from '../routing/backend.js';
+import type { AdmissionBackend } from '../routing/admission-backend.js';
 import { MemoryRunStore } from '../sessions/memory-store.js';
 import { Runs } from '../sessions/runs.js';
 import type { OnExpired, RunStore } from '../state.js';
@@ -24,7 +24,7 @@ export interface Core {
  */
 export function createCore(
   config: Config,
-  backends: ReadonlyMap<string, Backend>,
+  backends: ReadonlyMap<string, AdmissionBackend>,
   options: { store?: RunStore; storeFor?: (onExpired: OnExpired) => RunStore; observer?: MemoryObserver; log: Logger },
 ): Core {
   let memory!: Memory;
@@ -51,7 +51,7 @@ export function createCore(
 }
 
 /** A backend as memory sees it: its replicas, their load, and cache-control calls through each replica's own client. */
-export function memoryBackend(backend: Backend): MemoryBackend {
+export function memoryBackend(backend: AdmissionBackend): MemoryBackend {
   const replica = (url: string) => backend.replicas.find((r) => r.url === url);
   const call: EngineCall = async (url, request) => {
     const client = replica(url)?.client;
@@ -70,4 +70,4 @@ export function memoryBackend(backend: Backend): MemoryBackend {
 }
 
 /** Requests in flight on a replica: this gateway's, and in a fleet the others' as of their latest heartbeat. */
-const fleetInFlight = (replica: Backend['replicas'][number] | undefined) => (replica ? replica.inFlight + replica.elsewhere : 0);
+const fleetInFlight = (replica: AdmissionBackend['replicas'][number] | undefined) => (replica ? replica.inFlight + replica.elsewhere : 0);

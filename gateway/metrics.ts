@@ -154,8 +154,9 @@ export class GatewayMetrics implements MapperObserver, RoutingObserver, MemoryOb
     });
   }
 
-  constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'orla_process_' });
+  /** `processMetrics: false` leaves out prom-client's process collector (Node-only: Workers have no process to report). */
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'orla_process_' });
     this.stateStoreUp.set(1); // the in-memory store always answers
   }
 

@@ -1,6 +1,7 @@
 import type { BackendConfig } from '../config/schema.js';
 import { clientClosed, deadlineExceeded } from '../errors.js';
 import { Admission } from './admission.js';
+import type { AdmissionBackend, BackendSnapshot } from './admission-backend.js';
 import { ownLimits, type SlotGate } from './capacity.js';
 import type { RoutingObserver } from './observer.js';
 import type { ReplicaPicker } from './pickers/index.js';
@@ -36,7 +37,7 @@ export interface BackendParts {
  * queue in front of them (stage-queues.ts), what turns a request away (admission.ts) and which
  * replica serves it (pickers/). A request is dispatched the moment a slot frees.
  */
-export class Backend {
+export class Backend implements AdmissionBackend {
   private readonly queues: StageQueues<Entry>;
   private readonly admission: Admission;
   private readonly picker: ReplicaPicker;
@@ -102,7 +103,7 @@ export class Backend {
     this.pump();
   }
 
-  snapshot() {
+  snapshot(): BackendSnapshot {
     const wait = this.estimatedWaitMs();
     return {
       name: this.name,

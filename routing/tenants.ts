@@ -24,7 +24,22 @@ export interface TenantPass {
   done(): void;
 }
 
-const NO_PASS: TenantPass = { dispatched() {}, done() {} };
+/** The pass of a request whose tenant has no limit. */
+export const NO_PASS: TenantPass = { dispatched() {}, done() {} };
+
+/** A tenant's limits when it sets max_concurrency or queue_limit; undefined when its requests pass freely. */
+export const limitOf = (limits: Readonly<Record<string, TenantConfig>>, tenant: string | undefined) => {
+  const limit = tenant === undefined ? undefined : limits[tenant];
+  return limit && (limit.max_concurrency !== undefined || limit.queue_limit !== undefined) ? limit : undefined;
+};
+
+/** What the request path asks of tenants' limits: this process's TenantGate, or the Workers entry's, shared by every isolate. */
+export interface TenantAdmission {
+  /** Waits for the tenant's turn; throws 429 (queue full), 408 (deadline) or 499 (client left). */
+  enter(tenant: string | undefined, ticket: Pick<Ticket, 'signal' | 'deadlineMs' | 'arrivedAt'>): TenantPass | Promise<TenantPass>;
+  /** Each limited tenant's requests waiting and in flight, where this process knows them (for /metrics). */
+  load?(): Iterable<{ tenant: string; waiting: number; inFlight: number }>;
+}
 
 /** This gateway's part of a tenant's limits: all of them alone, a share in a fleet (routing/fleet-shares.ts). */
 export interface TenantShare {
@@ -39,7 +54,7 @@ const WHOLE: TenantShare = { tenantConcurrency: (n) => n, tenantQueueLimit: (n) 
  * tenant's limit waits here, before any backend's queue, so it holds no backend slot and blocks no
  * other tenant's request; past `queue_limit` waiting requests, it is refused (429).
  */
-export class TenantGate {
+export class TenantGate implements TenantAdmission {
   private readonly tenants = new Map<string, TenantState>();
 
   constructor(
@@ -49,8 +64,8 @@ export class TenantGate {
 
   /** Waits for the tenant's turn; throws 429 (queue full), 408 (deadline) or 499 (client left). */
   enter(tenant: string | undefined, ticket: Pick<Ticket, 'signal' | 'deadlineMs' | 'arrivedAt'>): TenantPass | Promise<TenantPass> {
-    const limit = tenant === undefined ? undefined : this.limits[tenant];
-    if (!limit || (limit.max_concurrency === undefined && limit.queue_limit === undefined)) return NO_PASS;
+    const limit = limitOf(this.limits, tenant);
+    if (!limit) return NO_PASS;
     let state = this.tenants.get(tenant!);
     if (!state) {
       const configured = limit.max_concurrency;

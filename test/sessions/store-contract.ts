@@ -106,6 +106,18 @@ export function storeContract(name: string, make: (options: { idleTtlMs: number;
       await close();
     });
 
+    it("lists one tenant's runs when asked, every tenant's when not", async () => {
+      const { store, clock, close } = await open();
+      for (const [tenant, run] of [['acme', 'x'], ['globex', 'x'], ['acme', 'y']] as const) {
+        clock.now += 1;
+        await store.apply(`${tenant}/${run}`, [runOp.set('tenant', tenant)], { create: { inferred: false, now: clock.now } });
+      }
+      expect((await store.list(10, 'acme')).map((r) => r.id)).toEqual(['acme/y', 'acme/x']);
+      expect((await store.list(10, 'globex')).map((r) => r.id)).toEqual(['globex/x']);
+      expect((await store.list(10)).map((r) => r.id)).toEqual(['acme/y', 'globex/x', 'acme/x']);
+      await close();
+    });
+
     it('ends a run idle past the TTL once: the sweep hands it over, and it leaves the ledger', async () => {
       const { store, clock, ended, close } = await open();
       await store.apply('idle', [runOp.setIn('resident', 'r1', 10)], { create: { inferred: false, now: clock.now } });

@@ -186,7 +186,7 @@ describe('the README', () => {
     const examples = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((y) => y.includes('backends:') && y.includes('stages:'));
     expect(examples.length).toBeGreaterThanOrEqual(4);
     for (const example of examples) {
-      expect(() => parseConfig(example, { env: { ORLA_API_KEY: 'k1', LIGHT_KEY: 'k2' } }), example.slice(0, 80)).not.toThrow();
+      expect(() => parseConfig(example, { env: { ORLA_API_KEY: 'k1', ORLA_ADMIN_KEY: 'k3', LIGHT_KEY: 'k2' } }), example.slice(0, 80)).not.toThrow();
     }
   });
 });
