@@ -23,6 +23,11 @@ export function checkCommand(): Command {
         lines.push(`  ${name}: ${b.engine} · ${where} · max_concurrency ${b.max_concurrency} · queue_limit ${b.queue_limit}`);
       }
       const stageLine = (name: string, s: MappedStage) => `  ${name} → ${describeStage(s, config.mappers)}${s.params ? ` · params ${JSON.stringify(s.params)}` : ''}`;
+      if (config.state.store === 'redis') {
+        // The URL without its password, if it has one.
+        const url = config.state.url!.replace(/\/\/[^@/]*@/, '//…@');
+        lines.push('', `state: redis · ${url} · key_prefix ${JSON.stringify(config.state.key_prefix)} (runs and limits shared with every gateway there)`);
+      }
       lines.push('', 'stages:');
       for (const [name, s] of Object.entries(config.stages)) lines.push(stageLine(name, s));
       if (!('default' in config.stages)) lines.push('  (no default stage: untagged and unknown stages get a 404)');

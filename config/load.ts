@@ -126,6 +126,11 @@ function crossCheck(config: Config, options: LoadOptions): string[] {
       problems.push(`${at}: profile and speed apply to an in-process simulator (no urls); set them on \`orla sim\``);
     }
   }
+  if (config.state.store === 'redis') {
+    for (const [name, backend] of Object.entries(config.backends)) {
+      if (!backend.urls) problems.push(`backends.${name}: with state.store redis, an in-process simulator is each gateway's own; give it urls (\`orla sim\`)`);
+    }
+  }
   if (config.memory.pressure.low >= config.memory.pressure.high) {
     problems.push('memory.pressure.low: must be below memory.pressure.high');
   }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ENGINES } from '../upstream/engines/index.js';
 import { backendMapperKeys, mapperConfigKeys, stageMapperKeys } from './mappers.js';
 import { telemetryConfigKeys } from './telemetry.js';
+import { stateConfigKeys } from './state.js';
 import { variantConfigKeys } from './variants.js';
 
 // The configuration file's shape (DESIGN.md, "Configuration"). Keys are a public contract: extend, never rename.
@@ -168,6 +169,7 @@ export const configSchema = z.strictObject({
   ...mapperConfigKeys,
   ...variantConfigKeys,
   ...telemetryConfigKeys,
+  ...stateConfigKeys,
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -2,8 +2,8 @@ import { Hono } from 'hono';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { asOrlaError, notFound } from '../errors.js';
-import type { Backend } from '../routing/backend.js';
-import { TenantGate } from '../routing/tenants.js';
+import type { AdmissionBackend } from '../routing/admission-backend.js';
+import { TenantGate, type TenantAdmission, type TenantShare } from '../routing/tenants.js';
 import type { StageMapper } from '../routing/types.js';
 import type { Core } from './core.js';
 import { ANONYMOUS, keyring, type Principal } from './auth.js';
@@ -19,7 +19,7 @@ import type { Tracing } from './tracing/types.js';
 
 export interface GatewayDeps<R> {
   config: Config;
-  backends: ReadonlyMap<string, Backend>;
+  backends: ReadonlyMap<string, AdmissionBackend>;
   mapper: StageMapper;
   core: Pick<Core, 'runs' | 'memory'>;
   platform: Platform<R>;
@@ -27,6 +27,10 @@ export interface GatewayDeps<R> {
   log: Logger;
   /** Spans of each call; off when absent. */
   tracing?: Tracing;
+  /** In a fleet, this gateway's part of each tenant's limits. */
+  tenantShare?: TenantShare | undefined;
+  /** Where tenants' limits are held: this process (the default), or a place every isolate shares. */
+  tenants?: TenantAdmission;
 }
 
 export interface Gateway<R> {
@@ -62,8 +66,8 @@ export function createApp<R>(deps: GatewayDeps<R>): Gateway<R> {
   };
 
   const authenticate = keyring(config);
-  const tenants = new TenantGate(config.tenants);
-  metrics.watchTenants(() => tenants.load());
+  const tenants = deps.tenants ?? new TenantGate(config.tenants, deps.tenantShare);
+  if (tenants.load) metrics.watchTenants(() => tenants.load!());
   const proxyDeps: ProxyDeps<R> = {
     runs: deps.core.runs,
     memory: deps.core.memory,

@@ -1,6 +1,6 @@
 import type { ClientGone } from '../cancel.js';
 import type { CachePlan } from '../memory/index.js';
-import type { Backend } from '../routing/backend.js';
+import type { AdmissionBackend } from '../routing/admission-backend.js';
 import type { TenantPass } from '../routing/tenants.js';
 import type { Target } from '../routing/types.js';
 import type { Identity } from '../sessions/identity.js';
@@ -22,7 +22,7 @@ export interface Call {
   /** The target the mapper chose, and the one serving (a fallback when rerouted). */
   mapped: Target;
   target: Target;
-  backend: Backend;
+  backend: AdmissionBackend;
   /** The call's stage: the requested one, else the configured one (its queue, its headers, its run's stages). */
   stage: string;
   /** The run's record once the call began in it; undefined for a request of no run. */

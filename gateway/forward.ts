@@ -9,8 +9,8 @@ import { inEnvelope, streamError } from './engine-error.js';
 import { addReturnedHeaders } from './headers.js';
 import type { ResponseHead } from './platform.js';
 import { ROUTE_PATHS, type ProxyDeps } from './proxy.js';
-import { costOfCall, settle } from './settle.js';
-import { calledTools, SseRelay } from './sse.js';
+import { costOfCall, recordRun, settle, type Ending } from './settle.js';
+import { calledTools, SseRelay, type RelayOutcome } from './sse.js';
 import { usageOfJson } from './usage.js';
 import { prefixHashOf } from '../routing/pickers/prefix-hash.js';
 
@@ -72,16 +72,25 @@ export async function forward<R>(req: R, deps: ProxyDeps<R>, call: Call): Promis
     exchange.overheadMs = orlaMs;
     head['x-orla-overhead-ms'] = orlaMs.toFixed(3);
     exchange.firstByteAt = performance.now();
+    const ending = { status: upstream.status, usage, toolCalls };
+    recordRun(deps, call, lease, ending);
     try {
       return deps.platform.send(req, { status: upstream.status, headers: head }, bytes);
     } finally {
-      settle(deps, call, lease, { status: upstream.status, usage, toolCalls });
+      settle(deps, call, lease, ending, true);
     }
   }
 
   if (plan) head['x-orla-cache'] = deps.memory.header(plan, lease.replica.url);
   exchange.overheadMs = orlaMs + (performance.now() - respondedAt);
   head['x-orla-overhead-ms'] = exchange.overheadMs.toFixed(3);
+  const streamEnding = (outcome: RelayOutcome): Ending => ({
+    status: outcome.clientGone ? 499 : (outcome.error?.status ?? upstream.status),
+    neutral: outcome.clientGone,
+    usage: outcome.usage,
+    toolCalls: outcome.toolCalls,
+    error: outcome.error?.message,
+  });
   const relay = new SseRelay({
     stripUsageChunk: call.stripUsageChunk,
     responses: call.path === ROUTE_PATHS.responses,
@@ -89,10 +98,8 @@ export async function forward<R>(req: R, deps: ProxyDeps<R>, call: Call): Promis
     describeStreamError: (event) => streamError(event, backend.name),
     clientGone: () => signal.aborted,
     onFirstChunk: () => (exchange.firstByteAt = performance.now()),
-    onEnd: (outcome) => {
-      const status = outcome.clientGone ? 499 : (outcome.error?.status ?? upstream.status);
-      settle(deps, call, lease, { status, neutral: outcome.clientGone, usage: outcome.usage, toolCalls: outcome.toolCalls, error: outcome.error?.message });
-    },
+    beforeLastBytes: (outcome) => recordRun(deps, call, lease, streamEnding(outcome)),
+    onEnd: (outcome) => settle(deps, call, lease, streamEnding(outcome), true),
   });
   try {
     return await deps.platform.stream(req, { status: upstream.status, headers: head }, upstream.body, relay);

@@ -7,6 +7,7 @@ import type { RoutingObserver } from '../routing/observer.js';
 import type { Verdict } from '../routing/types.js';
 import { BoundHistogram, type HistogramSeries } from './histogram.js';
 import type { Usage } from './usage.js';
+import type { StateStoreObserver } from './fleet.js';
 
 // Labels use the configured stage (not the requested name) so their number is bounded by the config.
 
@@ -49,7 +50,7 @@ class Tally {
   }
 }
 
-export class GatewayMetrics implements MapperObserver, RoutingObserver, MemoryObserver {
+export class GatewayMetrics implements MapperObserver, RoutingObserver, MemoryObserver, StateStoreObserver {
   readonly registry = new Registry();
   private readonly tallies: Tally[] = [];
   /** Every tallied metric's `collect`: all tallies are handed over before any of them is read. */
@@ -153,8 +154,10 @@ export class GatewayMetrics implements MapperObserver, RoutingObserver, MemoryOb
     });
   }
 
-  constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'orla_process_' });
+  /** `processMetrics: false` leaves out prom-client's process collector (Node-only: Workers have no process to report). */
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'orla_process_' });
+    this.stateStoreUp.set(1); // the in-memory store always answers
   }
 
   // The tallies and histogram children of a label set are made once and kept (the label sets are
@@ -205,6 +208,34 @@ export class GatewayMetrics implements MapperObserver, RoutingObserver, MemoryOb
     labelNames: ['reason'],
     registers: [this.registry],
   });
+
+  private readonly stateStoreUp = new Gauge({
+    name: 'orla_state_store_up',
+    help: 'Whether the run store answers: 1, or 0 while this gateway serves from its local state (state.store: redis).',
+    registers: [this.registry],
+  });
+  private readonly fleetGateways = new Gauge({
+    name: 'orla_fleet_gateways',
+    help: 'Gateways of the fleet this one shares runs and limits with, itself included (the last known number while Redis is down).',
+    registers: [this.registry],
+  });
+  private readonly fleetSlots = new Gauge({
+    name: 'orla_fleet_slots',
+    help: "This gateway's share of a backend's max_concurrency per replica, granted at its latest heartbeat.",
+    labelNames: ['backend'],
+    registers: [this.registry],
+  });
+
+  // StateStoreObserver: the shared state store and this gateway's place in the fleet.
+  stateStore(up: boolean): void {
+    this.stateStoreUp.set(up ? 1 : 0);
+  }
+  fleet(gateways: number): void {
+    this.fleetGateways.set(gateways);
+  }
+  share(backend: string, slots: number): void {
+    this.fleetSlots.set({ backend }, slots);
+  }
 
   // MemoryObserver
   cacheAction(engine: string, action: string, result: string): void {

@@ -1,8 +1,8 @@
 import { badRequest } from '../errors.js';
 import type { Memory } from '../memory/index.js';
-import type { Backend } from '../routing/backend.js';
+import type { AdmissionBackend } from '../routing/admission-backend.js';
 import { chooseTarget } from '../routing/reroute.js';
-import type { TenantGate } from '../routing/tenants.js';
+import type { TenantAdmission } from '../routing/tenants.js';
 import type { StageMapper } from '../routing/types.js';
 import { identify } from '../sessions/identity.js';
 import { beginOps, type Runs } from '../sessions/runs.js';
@@ -19,10 +19,10 @@ import { NO_TRACING, type Tracing } from './tracing/index.js';
 
 export interface ProxyDeps<R> {
   mapper: StageMapper;
-  backends: ReadonlyMap<string, Backend>;
+  backends: ReadonlyMap<string, AdmissionBackend>;
   runs: Runs;
   memory: Memory;
-  tenants: TenantGate;
+  tenants: TenantAdmission;
   platform: Platform<R>;
   metrics: GatewayMetrics;
   bodyLimitBytes: number;

@@ -1,4 +1,4 @@
-import type { Backend } from '../routing/backend.js';
+import type { AdmissionBackend } from '../routing/admission-backend.js';
 import { authorization, engineOf } from '../upstream/engines/index.js';
 const PROBE_TIMEOUT_MS = 2_000;
 
@@ -8,7 +8,7 @@ export interface Readiness {
 }
 
 /** Ready when every backend has at least one replica answering its health probe. */
-export async function readiness(backends: ReadonlyMap<string, Backend>): Promise<Readiness> {
+export async function readiness(backends: ReadonlyMap<string, AdmissionBackend>): Promise<Readiness> {
   const report: Readiness = { ready: true, backends: {} };
   await Promise.all(
     [...backends.values()].map(async (backend) => {
@@ -21,7 +21,7 @@ export async function readiness(backends: ReadonlyMap<string, Backend>): Promise
   return report;
 }
 
-async function probe(backend: Backend, client: Backend['replicas'][number]['client']): Promise<boolean> {
+async function probe(backend: AdmissionBackend, client: AdmissionBackend['replicas'][number]['client']): Promise<boolean> {
   try {
     const response = await client.request({
       method: 'GET',

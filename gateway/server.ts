@@ -12,6 +12,7 @@ import { startSimulator } from '../simulator/index.js';
 import { createApp } from './app.js';
 import { createCore } from './core.js';
 import type { MemoryObserver } from '../memory/index.js';
+import { joinFleet } from './fleet.js';
 import { GatewayMetrics } from './metrics.js';
 import { nodeListener } from './node/listener.js';
 import { nodePlatform } from './node/platform.js';
@@ -49,14 +50,17 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   );
   const simulatorUrls = new Map(simulators.map(([name, sim]) => [name, [sim.url]]));
   const metrics = new GatewayMetrics();
+  // state.store redis: one of a fleet of gateways sharing runs and limits (README, "Scale-out").
+  const fleet = config.state.store === 'redis' ? await joinFleet(config, { log, observer: metrics }) : undefined;
   const backends = createBackends(
     config,
     (name, backend) => backend.urls ?? simulatorUrls.get(name)!,
     (url, timeouts) => new UndiciUpstream(url, timeouts),
     policies,
     metrics,
+    fleet?.shares,
   );
-  const freeAll = () => Promise.all([closeBackends(backends), ...simulators.map(([, sim]) => sim.close())]);
+  const freeAll = () => Promise.all([closeBackends(backends), ...simulators.map(([, sim]) => sim.close()), fleet?.close()]);
   const mapper = await createMapper(config, backends, { baseDir: options.baseDir ?? process.cwd(), observer: metrics }).catch(async (err: unknown) => {
     await freeAll();
     throw err;
@@ -80,9 +84,10 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
         runEnded: (why) => metrics.runEnded(why),
         actionRecorded: (run, action, startedAt, cause) => tracing.cacheAction(run, action, startedAt, cause),
       };
-  const core = createCore(config, backends, { observer, log });
+  const core = createCore(config, backends, { observer, log, ...(fleet ? { storeFor: fleet.store } : {}) });
+  await fleet?.start(backends);
   core.start();
-  const gateway = createApp({ config, backends, mapper, core, platform: nodePlatform, metrics, log, tracing });
+  const gateway = createApp({ config, backends, mapper, core, platform: nodePlatform, metrics, log, tenantShare: fleet?.shares, tracing });
 
   const server = await new Promise<Server>((resolve, reject) => {
     const s = createServer(nodeListener(gateway, log));
@@ -111,6 +116,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       clearInterval(sweep);
       clearTimeout(deadline);
       await core.stop();
+      await fleet?.close();
       await closeBackends(backends);
       await Promise.all(simulators.map(([, sim]) => sim.close()));
       await shutdownTracing();

@@ -22,18 +22,30 @@ export const costOfCall = (call: Call, usage: Usage | undefined) => (usage ? cos
 
 /**
  * The call is over: its slot is freed (a 5xx counts against the replica's circuit), its metrics and
- * log line written, and its run accounted, with one store operation, after which memory carries out
- * what the call's end leads to. Runs once the response is written: off the client's path.
+ * log line written, and its run accounted (`recordRun`, unless the caller already did). Runs once
+ * the response is written: off the client's path.
  */
-export function settle<R>(deps: ProxyDeps<R>, call: Call, lease: Lease | undefined, ending: Ending): void {
+export function settle<R>(deps: ProxyDeps<R>, call: Call, lease: Lease | undefined, ending: Ending, recorded = false): void {
   const { status, usage } = ending;
-  const ok = !ending.neutral && status < 400;
-  const costUsd = costOfCall(call, usage);
   lease?.release(ending.neutral ? 'neutral' : status >= 500 ? 'failure' : 'success', usage ? usage.promptTokens + usage.completionTokens : undefined);
   call.tenantPass?.done();
+  const costUsd = costOfCall(call, usage);
   call.exchange.costUsd = usage ? costUsd : undefined;
   call.exchange.finish(status, usage, ending.error);
   call.trace.ended(call, lease, ending, costUsd);
+  if (!recorded) recordRun(deps, call, lease, ending);
+}
+
+/**
+ * The run's part of the call's end: one store operation, sent at once, before the response's last
+ * bytes leave (its answer is not waited for), so that the run's next call, on whichever gateway of
+ * a fleet, finds this one accounted. Memory carries out what the call's end leads to once the
+ * store has answered.
+ */
+export function recordRun<R>(deps: ProxyDeps<R>, call: Call, lease: Lease | undefined, ending: Ending): void {
+  const { status, usage } = ending;
+  const ok = !ending.neutral && status < 400;
+  const costUsd = costOfCall(call, usage);
   const { run, plan } = call;
   if (!run || !plan) return;
   const now = Date.now();

@@ -52,6 +52,8 @@ export interface RelayOptions {
   onFirstChunk(): void;
   /** Called once when the stream ends for any reason, just after the last bytes are handed over. */
   onEnd(outcome: RelayOutcome): void;
+  /** Called at once when the outcome is known, before the platform writes the last bytes. */
+  beforeLastBytes?(outcome: RelayOutcome): void;
   /** Turns a failure while reading the engine's body into the error the client sees. */
   describeError(err: unknown): OrlaError;
   /** Turns an error event the engine wrote into the stream into the error the call failed with. */
@@ -78,9 +80,13 @@ export class SseRelay implements StreamRelay {
   private usage: Usage | undefined;
   private toolCalls = false;
   private engineError: OrlaError | undefined;
-  /** The last two batches of events: the finish chunk is among them (then maybe usage, then [DONE]). */
+  /**
+   * The last three batches of events: the finish chunk is among the last two (then maybe usage, then
+   * [DONE]); an engine's error event among the three (SGLang: the error, the usage, then [DONE]).
+   */
   private last: Buffer | undefined;
   private beforeLast: Buffer | undefined;
+  private thirdLast: Buffer | undefined;
 
   constructor(private readonly options: RelayOptions) {}
 
@@ -92,6 +98,7 @@ export class SseRelay implements StreamRelay {
       this.options.onFirstChunk();
     }
     if (this.options.responses) return this.inspectResponses(events);
+    this.thirdLast = this.beforeLast;
     this.beforeLast = this.last;
     this.last = events;
     return hasUsage(events) ? this.takeUsage(events) : events;
@@ -169,10 +176,11 @@ export class SseRelay implements StreamRelay {
     const toolCalls =
       this.toolCalls ||
       [this.beforeLast, this.last].some((b) => b !== undefined && CHAT_TOOL_CALLS.some((mark) => b.includes(mark, Math.max(0, b.length - TAIL_BYTES))));
-    // An engine's error event ends its stream (vLLM and SGLang write it, then at most [DONE]): only
-    // the last events are searched, not every chunk (a search per chunk cost 8 µs a stream).
-    if (!this.options.responses) for (const b of [this.beforeLast, this.last]) if (!this.engineError && b?.includes(CHAT_ERROR)) this.readError(b, CHAT_ERROR);
+    // An engine's error event ends its stream (vLLM writes [DONE] after it, SGLang the usage and
+    // [DONE]): only the last events are searched, not every chunk (that cost 8 µs a stream).
+    if (!this.options.responses) for (const b of [this.thirdLast, this.beforeLast, this.last]) if (!this.engineError && b?.includes(CHAT_ERROR)) this.readError(b, CHAT_ERROR);
     const outcome = { usage: this.usage, toolCalls, error: this.engineError ?? error, clientGone: this.options.clientGone() };
+    this.options.beforeLastBytes?.(outcome);
     // Accounted once the caller has written the last bytes: the bookkeeping is off the client's path.
     queueMicrotask(() => this.options.onEnd(outcome));
   }

@@ -26,13 +26,13 @@ export class Admission {
     return deadlineExceeded(ticket.deadlineMs);
   }
 
-  /** Why a request may not wait behind `waiting` others: every circuit is open (`probeInMs` until one may probe), or the queue is full. */
-  queueRefusal(waiting: number, probeInMs: number | undefined): OrlaError | undefined {
+  /** Why a request may not wait behind `waiting` others: every circuit is open (`probeInMs` until one may probe), or the queue is full (`limit`: this gateway's). */
+  queueRefusal(waiting: number, probeInMs: number | undefined, limit = this.queueLimit): OrlaError | undefined {
     if (probeInMs !== undefined) {
       this.observer.rejected?.(this.backend, 'circuit_open');
       return unavailable(`backend ${this.backend}: every replica is failing (circuit open)`, probeInMs / 1000);
     }
-    if (waiting >= this.queueLimit) {
+    if (waiting >= limit) {
       this.observer.rejected?.(this.backend, 'queue_full');
       const wait = this.estimatedWaitMs(waiting);
       return queueFull(this.backend, Number.isFinite(wait) ? wait / 1000 : 1);

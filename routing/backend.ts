@@ -1,6 +1,8 @@
 import type { BackendConfig } from '../config/schema.js';
 import { clientClosed, deadlineExceeded } from '../errors.js';
 import { Admission } from './admission.js';
+import type { AdmissionBackend, BackendSnapshot } from './admission-backend.js';
+import { ownLimits, type SlotGate } from './capacity.js';
 import type { RoutingObserver } from './observer.js';
 import type { ReplicaPicker } from './pickers/index.js';
 import type { Replica } from './replica.js';
@@ -26,6 +28,8 @@ export interface BackendParts {
   picker: ReplicaPicker;
   agingMs: number;
   observer?: RoutingObserver;
+  /** This gateway's part of the limits (default: all of them; in a fleet, its share). */
+  gate?: SlotGate;
 }
 
 /**
@@ -33,11 +37,12 @@ export interface BackendParts {
  * queue in front of them (stage-queues.ts), what turns a request away (admission.ts) and which
  * replica serves it (pickers/). A request is dispatched the moment a slot frees.
  */
-export class Backend {
+export class Backend implements AdmissionBackend {
   private readonly queues: StageQueues<Entry>;
   private readonly admission: Admission;
   private readonly picker: ReplicaPicker;
   private readonly observer: RoutingObserver;
+  private readonly gate: SlotGate;
   private maxConcurrency: number;
   private probeTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -49,6 +54,7 @@ export class Backend {
   ) {
     this.maxConcurrency = config.max_concurrency;
     this.observer = parts.observer ?? {};
+    this.gate = parts.gate ?? ownLimits;
     this.queues = new StageQueues<Entry>(parts.stageScheduler, parts.stagePolicy, parts.agingMs, parts.tenantWeight);
     this.admission = new Admission(name, config.queue_limit, this.observer);
     this.picker = parts.picker;
@@ -76,9 +82,19 @@ export class Backend {
       const replica = this.pick(now, ticket);
       if (replica) return Promise.resolve(this.lease(replica, ticket, now));
     }
-    const full = this.admission.queueRefusal(this.queues.size, this.probeInMs(now));
+    const full = this.admission.queueRefusal(this.queues.size, this.probeInMs(now), this.gate.queueLimit(this.name, this.config.queue_limit));
     if (full) return Promise.reject(full);
     return new Promise<Lease>((resolve, reject) => this.enqueue(ticket, now, resolve, reject));
+  }
+
+  /** The configured max_concurrency per replica (PATCH changes it); `gate` may give this gateway less of it. */
+  get configuredConcurrency(): number {
+    return this.maxConcurrency;
+  }
+
+  /** This gateway's limits changed (a fleet share grew): dispatch what may go now. */
+  reconsider(): void {
+    this.pump();
   }
 
   /** Takes effect at once: a higher limit dispatches waiting requests now; a lower one lets in-flight ones finish. */
@@ -87,13 +103,15 @@ export class Backend {
     this.pump();
   }
 
-  snapshot() {
+  snapshot(): BackendSnapshot {
     const wait = this.estimatedWaitMs();
     return {
       name: this.name,
       engine: this.config.engine,
       max_concurrency: this.maxConcurrency,
       queue_limit: this.config.queue_limit,
+      // What this gateway may use of them now (all of them, unless it shares them with a fleet).
+      gateway_share: { max_concurrency: this.gate.concurrency(this.name, this.maxConcurrency), queue_limit: this.gate.queueLimit(this.name, this.config.queue_limit) },
       waiting: this.queues.size,
       estimated_wait_ms: Number.isFinite(wait) ? Math.round(wait) : null,
       queues: this.queues.depths(),
@@ -126,6 +144,7 @@ export class Backend {
     };
     this.queues.add(entry);
     this.observer.queueDepth?.(this.name, ticket.stage, 1);
+    this.gate.waiting?.(this.name);
     ticket.signal?.addEventListener('abort', onAbort, { once: true });
     if (ticket.deadlineMs !== undefined) {
       const deadlineMs = ticket.deadlineMs;
@@ -157,7 +176,8 @@ export class Backend {
 
   /** The replicas that can take a request now: a slot free, the circuit admitting. */
   private free(now: number): Replica[] {
-    return this.replicas.filter((r) => r.inFlight < this.maxConcurrency && r.circuit.admits(now));
+    const limit = this.gate.concurrency(this.name, this.maxConcurrency);
+    return this.replicas.filter((r) => r.inFlight < limit && r.circuit.admits(now));
   }
 
   /** The replica for a request among those that can take one now; undefined when none can. */

@@ -1,5 +1,6 @@
 import { clientClosed } from '../errors.js';
-import type { Backend, Lease, Ticket } from './backend.js';
+import type { Lease, Ticket } from './backend.js';
+import type { AdmissionBackend } from './admission-backend.js';
 import type { Replica } from './backend.js';
 import type { AbortLike } from '../cancel.js';
 import type { UpstreamRequest, UpstreamResponse } from '../upstream/clients/types.js';
@@ -30,7 +31,7 @@ export interface Dispatched {
  * it got: what it throws is Orla's (or the client's) failure, never the replica's, so it frees the
  * slot without counting against the circuit.
  */
-export async function dispatch(backend: Backend, ticket: Ticket, prepare: (replica: Replica, lease: Lease) => UpstreamRequest, observer?: DispatchObserver): Promise<Dispatched> {
+export async function dispatch(backend: AdmissionBackend, ticket: Ticket, prepare: (replica: Replica, lease: Lease) => UpstreamRequest, observer?: DispatchObserver): Promise<Dispatched> {
   const { attempts: retries, backoff_ms: backoffMs } = backend.config.retries;
   for (let attempt = 0; ; attempt++) {
     observer?.acquiring?.();

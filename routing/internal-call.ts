@@ -1,5 +1,6 @@
 import { clientClosed, upstreamTimeout } from '../errors.js';
-import type { Backend, Ticket } from './backend.js';
+import type { Ticket } from './backend.js';
+import type { AdmissionBackend } from './admission-backend.js';
 import type { TokenUsage } from './cost.js';
 import { dispatch } from './dispatch.js';
 import { authorization } from '../upstream/engines/index.js';
@@ -30,7 +31,7 @@ export interface InternalResponse {
  * answer. Its slot is always freed, also on timeout. Throws an OrlaError: 504 when the timeout
  * passed, 499 when the client left, otherwise what the queue or the engine failed with (429, 502, 503…).
  */
-export async function callBackend(backend: Backend, call: InternalCall): Promise<InternalResponse> {
+export async function callBackend(backend: AdmissionBackend, call: InternalCall): Promise<InternalResponse> {
   const timer = new AbortController();
   let timedOut = false;
   const timeout = setTimeout(() => {

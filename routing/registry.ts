@@ -1,5 +1,6 @@
 import type { BackendConfig, Config } from '../config/schema.js';
 import { Backend } from './backend.js';
+import type { SlotGate } from './capacity.js';
 import { CircuitBreaker } from './circuit.js';
 import type { RoutingObserver } from './observer.js';
 import { replicaPicker } from './pickers/index.js';
@@ -20,6 +21,8 @@ export function createBackends(
   connect: UpstreamClientFactory,
   policies: Policies,
   observer: RoutingObserver = {},
+  /** This gateway's part of every backend's limits (a fleet's share); default: all of them. */
+  gate?: SlotGate,
 ): Map<string, Backend> {
   const backends = new Map<string, Backend>();
   const balance = { margin: config.memory.affinity_load_margin, factor: config.memory.affinity_load_factor };
@@ -43,6 +46,7 @@ export function createBackends(
         tenantWeight: Object.keys(config.tenants).length > 0 ? (tenant) => config.tenants[tenant]?.weight ?? 1 : undefined,
         agingMs: config.scheduler.aging_ms,
         observer,
+        ...(gate ? { gate } : {}),
       }),
     );
   }

@@ -89,6 +89,11 @@ export class MemoryRunStore implements RunStore {
 
   async close(): Promise<void> {}
 
+  /** When the run held here began, if one is (no copy, no change: a synchronous look). */
+  startedAt(id: string): number | undefined {
+    return this.runs.peek(id, { allowStale: true })?.startedAt;
+  }
+
   get size(): number {
     return this.runs.size;
   }

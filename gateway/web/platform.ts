@@ -50,12 +50,17 @@ export const webPlatform: Platform<Context> = {
   async stream(c, head, upstream, relay) {
     const iterator = upstream[Symbol.asyncIterator]();
     const body = new ReadableStream<Uint8Array>({
+      // A pull that enqueues nothing is not called again (the stream waits for a chunk it will
+      // never get): read on until there is something for the client, or the end.
       async pull(controller) {
         try {
-          const next = await iterator.next();
-          const out = next.done ? relay.end() : relay.push(next.value);
-          if (out) controller.enqueue(out);
-          if (next.done) controller.close();
+          for (;;) {
+            const next = await iterator.next();
+            const out = next.done ? relay.end() : relay.push(next.value);
+            if (out) controller.enqueue(out);
+            if (next.done) return controller.close();
+            if (out) return;
+          }
         } catch (err) {
           const tail = relay.fail(err);
           if (tail) controller.enqueue(tail);

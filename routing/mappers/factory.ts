@@ -1,7 +1,7 @@
 import type { MapperConfig, MappingConfig } from '../../config/mappers.js';
 import { stagesUnder, type Variants } from '../../config/variants.js';
 import { ConfigError } from '../../config/load.js';
-import type { Backend } from '../backend.js';
+import type { AdmissionBackend } from '../admission-backend.js';
 import type { StageMapper } from '../types.js';
 import { CostMapper } from './cost.js';
 import { isModulePath, loadMapperModule, loadScoreModule, ModuleMapper } from './module.js';
@@ -23,7 +23,7 @@ export interface MapperOptions {
  * Named variants (`mappings:`) are the same, with their stages remapped; X-Orla-Mapping picks one.
  * Loads custom modules; one that cannot be used stops the start with the key that names it.
  */
-export async function createMapper(config: MappingConfig & { mappings?: Variants | undefined }, backends: ReadonlyMap<string, Backend>, options: MapperOptions = {}): Promise<StageMapper> {
+export async function createMapper(config: MappingConfig & { mappings?: Variants | undefined }, backends: ReadonlyMap<string, AdmissionBackend>, options: MapperOptions = {}): Promise<StageMapper> {
   const baseDir = options.baseDir ?? process.cwd();
   const observer = options.observer ?? {};
   const mappers = new Map<string, DynamicMapper>();

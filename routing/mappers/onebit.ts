@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { OneBitConfig } from '../../config/mappers.js';
 import { OrlaError } from '../../errors.js';
-import type { Backend } from '../backend.js';
+import type { AdmissionBackend } from '../admission-backend.js';
 import { costOf, type TokenUsage } from '../cost.js';
 import { callBackend } from '../internal-call.js';
 import type { MapRequest } from '../types.js';
@@ -10,7 +10,7 @@ import { classifierMessages, predictionOf, promptText, VERDICT_FORMAT } from './
 import type { Choice, DynamicMapper, FallbackReason, MapContext, MapperObserver } from './types.js';
 
 export interface OneBitDeps {
-  backends: ReadonlyMap<string, Backend>;
+  backends: ReadonlyMap<string, AdmissionBackend>;
   observer: MapperObserver;
 }
 

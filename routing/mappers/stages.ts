@@ -1,5 +1,5 @@
 import type { MappedStage, MappingConfig } from '../../config/mappers.js';
-import type { Backend } from '../backend.js';
+import type { AdmissionBackend } from '../admission-backend.js';
 import type { MapRequest, StageMapper, Target } from '../types.js';
 import { ExplicitMapper } from './explicit.js';
 import type { BackendState, DynamicMapper, MapContext } from './types.js';
@@ -23,7 +23,7 @@ export class StageMapping implements StageMapper {
 
   constructor(
     private readonly config: MappingConfig,
-    private readonly backends: ReadonlyMap<string, Backend>,
+    private readonly backends: ReadonlyMap<string, AdmissionBackend>,
     mappers: ReadonlyMap<string, DynamicMapper>,
   ) {
     this.explicit = new ExplicitMapper(config.stages);
@@ -65,7 +65,7 @@ export class StageMapping implements StageMapper {
     };
   }
 
-  private stateOf(backend: Backend): BackendState {
+  private stateOf(backend: AdmissionBackend): BackendState {
     return {
       name: backend.name,
       engine: backend.config.engine,

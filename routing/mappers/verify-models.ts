@@ -1,13 +1,13 @@
 import { mappedSides, type MappingConfig } from '../../config/mappers.js';
 import { authorization, engineOf } from '../../upstream/engines/index.js';
-import type { Backend } from '../backend.js';
+import type { AdmissionBackend } from '../admission-backend.js';
 
 /**
  * `verify_models: true`: asks every replica of every backend the config names a model on for its
  * /v1/models, and reports each model it does not serve and each replica that does not answer, as
  * `path: message` strings (empty: all good).
  */
-export async function verifyModels(config: MappingConfig, backends: ReadonlyMap<string, Backend>, timeoutMs = 5_000): Promise<string[]> {
+export async function verifyModels(config: MappingConfig, backends: ReadonlyMap<string, AdmissionBackend>, timeoutMs = 5_000): Promise<string[]> {
   const wanted = new Map<string, { at: string; model: string }[]>();
   for (const side of mappedSides(config)) {
     if (side.model === undefined || !backends.has(side.backend)) continue;
@@ -38,7 +38,7 @@ export async function verifyModels(config: MappingConfig, backends: ReadonlyMap<
 }
 
 /** The model ids a replica lists, or why it could not be asked. */
-async function servedModels(backend: Backend, client: Backend['replicas'][number]['client'], timeoutMs: number): Promise<string[] | string> {
+async function servedModels(backend: AdmissionBackend, client: AdmissionBackend['replicas'][number]['client'], timeoutMs: number): Promise<string[] | string> {
   const headers = { accept: 'application/json', ...authorization(backend.config.api_key) };
   try {
     const response = await client.request({ method: 'GET', path: '/v1/models', headers, signal: AbortSignal.timeout(timeoutMs) });

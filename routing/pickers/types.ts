@@ -20,7 +20,10 @@ export interface Balance {
   factor: number;
 }
 
+/** A replica's requests in flight: this gateway's, and in a fleet the other gateways' as of their latest heartbeat. */
+export const load = (r: Replica): number => r.inFlight + r.elsewhere;
+
 export const overloaded = (warm: Replica, free: readonly Replica[], { margin, factor }: Balance): boolean => {
-  const least = Math.min(...free.map((r) => r.inFlight));
-  return warm.inFlight - least > margin && warm.inFlight > factor * least;
+  const least = Math.min(...free.map(load));
+  return load(warm) - least > margin && load(warm) > factor * least;
 };

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { beginOps, endOps, Runs, runIdOf } from '../../sessions/runs.js';
 import { runOp, type OnExpired, type RunRecord, type RunStore } from '../../state.js';
 
 /** A store under test, with the clock its idle TTL runs on. */
@@ -119,6 +120,18 @@ export function storeContract(name: string, make: (options: { idleTtlMs: number;
       await close();
     });
 
+    it("lists one tenant's runs when asked, every tenant's when not", async () => {
+      const { store, clock, close } = await open();
+      for (const [tenant, run] of [['acme', 'x'], ['globex', 'x'], ['acme', 'y']] as const) {
+        clock.now += 1;
+        await store.apply(`${tenant}/${run}`, [runOp.set('tenant', tenant)], { create: { inferred: false, now: clock.now } });
+      }
+      expect((await store.list(10, 'acme')).map((r) => r.id)).toEqual(['acme/y', 'acme/x']);
+      expect((await store.list(10, 'globex')).map((r) => r.id)).toEqual(['globex/x']);
+      expect((await store.list(10)).map((r) => r.id)).toEqual(['acme/y', 'globex/x', 'acme/x']);
+      await close();
+    });
+
     it('ends a run idle past the TTL once: the sweep hands it over, and it leaves the ledger', async () => {
       const { store, clock, ended, close } = await open();
       await store.apply('idle', [runOp.setIn('resident', 'r1', 10)], { create: { inferred: false, now: clock.now } });
@@ -153,6 +166,32 @@ export function storeContract(name: string, make: (options: { idleTtlMs: number;
       await flush();
       expect(ended.map((e) => `${e.id}:${e.why}`)).toEqual(['a:evicted']);
       expect((await store.list(10)).map((r) => r.id)).toEqual(['c', 'b']);
+      await close();
+    });
+
+    it("keeps two tenants' runs of the same id apart: records, list by tenant, completion", async () => {
+      const { store, clock, close } = await open();
+      const runs = new Runs(store);
+      const begin = (tenant: string | undefined, run: string, stage: string) =>
+        runs.begin({ run, runInferred: false, stage, tenant } as Parameters<Runs['begin']>[0], beginOps({ stage } as Parameters<typeof beginOps>[0], 'm', clock.now), clock.now);
+      const acme = await begin('acme', 'ticket-1', 'plan');
+      await runs.end(acme, endOps({ now: clock.now, backend: 'b', stage: 'plan', contextBefore: 0, workflowDone: false }));
+      await begin('acme', 'ticket-1', 'act');
+      clock.now += 1;
+      await begin('globex', 'ticket-1', 'solve');
+      clock.now += 1;
+      await begin(undefined, 'plain', 'x');
+      expect(acme).toMatchObject({ id: 'acme/ticket-1', tenant: 'acme' });
+      expect((await runs.list(10)).map((r) => r.id)).toEqual(['plain', 'globex/ticket-1', 'acme/ticket-1']);
+      expect((await runs.list(10, 'acme')).map((r) => [r.tenant, runIdOf(r)])).toEqual([['acme', 'ticket-1']]);
+      expect((await runs.list(10, 'globex')).map((r) => r.id)).toEqual(['globex/ticket-1']);
+      expect(await runs.list(10, 'initech')).toEqual([]);
+      expect(await runs.get('ticket-1', 'acme')).toMatchObject({ tenant: 'acme', calls: 2, stages: ['plan', 'act'] });
+      expect(await runs.get('ticket-1', 'globex')).toMatchObject({ tenant: 'globex', calls: 1, stages: ['solve'] });
+      expect(await runs.get('ticket-1')).toBeUndefined();
+      expect((await runs.complete('ticket-1', clock.now, 'globex')).endedRun).toBe(true);
+      expect((await runs.get('ticket-1', 'acme'))!.completed).toBeUndefined();
+      expect((await runs.get('ticket-1', 'globex'))!.completed).toMatchObject({ by: 'client' });
       await close();
     });
 

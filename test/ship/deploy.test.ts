@@ -48,6 +48,7 @@ describe('each deploy path has a config orla check accepts', () => {
     ['gpu on vLLM', 'deploy/gpu/orla.yaml', {}, 'light: vllm · http://engine-light:8000'],
     ['gpu on SGLang', 'deploy/gpu/orla.yaml', { ORLA_ENGINE: 'sglang' }, 'heavy: sglang · http://engine-heavy:8000'],
     ['laptop', 'deploy/laptop/orla.yaml', {}, 'heavy: ollama · http://ollama:11434'],
+    ['fleet', 'deploy/fleet/orla.yaml', {}, 'state: redis · redis://redis:6379/0'],
   ];
   for (const [name, config, env, backendLine] of cases) {
     it(name, () => {
@@ -79,6 +80,20 @@ describe('compose.yaml', () => {
     expect(inProfile('observe').map(([name]) => name).sort()).toEqual(['grafana', 'jaeger', 'prometheus']);
   });
 
+  it('has two gateways for the fleet profile, on one config, one Redis and the sim engines with a second heavy replica', () => {
+    const gateways = inProfile('fleet').filter(([name]) => name.startsWith('gateway'));
+    expect(gateways.map(([name]) => name)).toEqual(['gateway-fleet-1', 'gateway-fleet-2']);
+    for (const [, gateway] of gateways) {
+      expect(gateway.volumes).toEqual(['./deploy/fleet/orla.yaml:/etc/orla/orla.yaml:ro']);
+      expect(Object.keys(gateway.depends_on as object).sort()).toEqual(['redis', 'sim-heavy', 'sim-heavy-2', 'sim-light']);
+    }
+    expect(gateways.map(([, g]) => g.ports)).toEqual([['127.0.0.1:${ORLA_PORT:-8080}:8080'], ['127.0.0.1:${ORLA_PORT_2:-8081}:8080']]);
+    expect(inProfile('fleet').map(([name]) => name).sort()).toEqual(['gateway-fleet-1', 'gateway-fleet-2', 'redis', 'sim-heavy', 'sim-heavy-2', 'sim-light']);
+    const config = parseYaml(read('deploy/fleet/orla.yaml')) as { backends: { heavy: { urls: string[] } }; state: { store: string; url: string } };
+    expect(config.backends.heavy.urls).toEqual(['http://sim-heavy:8000', 'http://sim-heavy-2:8000']);
+    expect(config.state).toMatchObject({ store: 'redis', url: '${ORLA_REDIS_URL:-redis://redis:6379/0}' });
+  });
+
   it('publishes ports on 127.0.0.1 only', () => {
     const published = services.flatMap(([name, s]) => (s.ports ?? []).map((p) => [name, p] as const));
     expect(published.length).toBeGreaterThan(0);
@@ -87,7 +102,7 @@ describe('compose.yaml', () => {
 
   it('gives every service run from the orla image besides the gateways its own health check (the image\'s probes the gateway port)', () => {
     const engines = services.filter(([name, s]) => s.build === '.' && !name.startsWith('gateway'));
-    expect(engines.map(([name]) => name).sort()).toEqual(['sim-heavy', 'sim-light']);
+    expect(engines.map(([name]) => name).sort()).toEqual(['sim-heavy', 'sim-heavy-2', 'sim-light']);
     for (const [, s] of engines) {
       expect(s.healthcheck?.test?.join(' ')).toContain('http://127.0.0.1:8000/health');
       expect(s.command).toEqual(expect.arrayContaining(['sim', '--host', '0.0.0.0', '--port', '8000']));

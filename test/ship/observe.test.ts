@@ -81,13 +81,13 @@ describe('the Grafana dashboard', () => {
 });
 
 describe('Prometheus', () => {
-  it('scrapes the gateway at the alias every gateway service answers to', () => {
-    const prometheus = parseYaml(read('deploy/observe/prometheus.yml')) as { scrape_configs: { metrics_path: string; static_configs: { targets: string[] }[] }[] };
+  it('scrapes every gateway at the alias each gateway service answers to (both of the fleet\'s)', () => {
+    const prometheus = parseYaml(read('deploy/observe/prometheus.yml')) as { scrape_configs: { metrics_path: string; dns_sd_configs: { names: string[]; type: string; port: number }[] }[] };
     const [job] = prometheus.scrape_configs;
     expect(job!.metrics_path).toBe('/metrics');
-    expect(job!.static_configs[0]!.targets).toEqual(['gateway:8080']);
+    expect(job!.dns_sd_configs).toEqual([{ names: ['gateway'], type: 'A', port: 8080 }]);
     const compose = parseYaml(read('compose.yaml'), { merge: true }) as { services: Record<string, { networks?: { default?: { aliases?: string[] } } }> };
-    for (const name of ['gateway-sim', 'gateway-gpu', 'gateway-laptop']) {
+    for (const name of ['gateway-sim', 'gateway-gpu', 'gateway-laptop', 'gateway-fleet-1', 'gateway-fleet-2']) {
       expect(compose.services[name]!.networks?.default?.aliases).toContain('gateway');
     }
   });
@@ -107,7 +107,7 @@ describe('Jaeger, the trace viewer', () => {
       const set = vars[name];
       return set === undefined || (colon && set === '') ? fallback : set;
     });
-  const gateways = ['gateway-sim', 'gateway-gpu', 'gateway-laptop'];
+  const gateways = ['gateway-sim', 'gateway-fleet-1', 'gateway-fleet-2', 'gateway-gpu', 'gateway-laptop'];
 
   it('runs in the observe profile, taking OTLP/HTTP on 4318 from the compose network, its UI on 127.0.0.1:16686', () => {
     const jaeger = compose.services.jaeger!;

@@ -143,6 +143,19 @@ stages:
     expect(problems.find((p) => p.startsWith('stages.s.params:'))).toBeDefined();
   });
 
+  it('reads the state section: ${VAR} in the Redis URL, defaults, and its problems by path, never quoting a password', () => {
+    const backends = 'backends: { a: { engine: vllm, urls: [http://10.0.0.5:8000] } }\n';
+    const config = parseConfig(`${backends}state: { store: redis, url: "\${ORLA_REDIS_URL}" }\n`, { env: { ORLA_REDIS_URL: 'redis://:pw@10.0.0.9:6379/2' } });
+    expect(config.state).toEqual({ store: 'redis', url: 'redis://:pw@10.0.0.9:6379/2', key_prefix: 'orla:', timeout_ms: 100, heartbeat_ms: 1000, lease_ms: 5000 });
+    expect(parseConfig(backends).state.store).toBe('memory');
+    expect(problemsOf(`${backends}state: { store: redis }`)).toEqual(['state.url: required with store: redis (redis://host:6379/0)']);
+    const bad = problemsOf(`${backends}state: { store: redis, url: "redis://:hunter2@10.0.0.9:6379/db", heartbeat_ms: 1000, lease_ms: 1500 }`);
+    expect(bad).toContain('state.url: not a redis:// or rediss:// URL with a database number: "redis://:***@10.0.0.9:6379/db"');
+    expect(bad.join('\n')).not.toContain('hunter2');
+    expect(bad.find((p) => p.startsWith('state.lease_ms:'))).toMatch(/at least twice heartbeat_ms/);
+    expect(problemsOf(`${backends}state: { store: etcd }`)[0]).toMatch(/^state\.store:/);
+  });
+
   it('requires urls for a real engine, and checks an in-process simulator\'s profile', () => {
     expect(problemsOf('backends: { a: { engine: vllm } }')).toEqual(['backends.a.urls: required for engine vllm']);
     expect(problemsOf('backends: { a: { engine: simulator, profile: h200 } }')).toEqual([

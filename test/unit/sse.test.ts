@@ -131,6 +131,14 @@ describe('errors and tool calls the engine reports inside the stream', () => {
     expect(clientFault.outcome.error?.status).toBe(400);
   });
 
+  it("SGLang's order after an abort, the error then the usage chunk then [DONE], fails the call too", async () => {
+    const sglangError = 'data: {"error": {"object": "error", "message": "aborted", "type": "BAD_REQUEST", "param": null, "code": 400}}\n\n';
+    const usage = chunk({ choices: [], usage: { prompt_tokens: 20, completion_tokens: 1, total_tokens: 21 } });
+    const { outcome } = await relay([content, content, sglangError, usage, 'data: [DONE]\n\n'], false);
+    expect(outcome.error?.status).toBe(400);
+    expect(outcome.usage?.promptTokens).toBe(20);
+  });
+
   it('content that merely mentions an error is not one', async () => {
     const mention = chunk({ choices: [{ index: 0, delta: { content: 'data: {"error": 1}' } }] });
     expect((await relay([mention, 'data: [DONE]\n\n'], false)).outcome.error).toBeUndefined();

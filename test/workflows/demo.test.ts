@@ -41,7 +41,7 @@ describe('orla demo', () => {
     expect(text).toMatch(/orla demo · customer-support · 3 tickets · embedded gateway http:\/\/127\.0\.0\.1:\d+/);
     expect(text).toContain('classify → light (Qwen/Qwen3-4B)');
     for (const id of ['double-charge', 'account-compromise', 'nonprofit-question']) expect(text).toMatch(new RegExp(`${id} +run support-\\d-\\w+ started`));
-    expect(text).toMatch(/account-compromise +classify +done in \d+m?s: account · .* · escalate: /);
+    expect(text).toMatch(/account-compromise +classify +done in [\d.]+m?s: account · .* · escalate: /);
     expect(text).toMatch(/double-charge +reply +started · prio 8 · cache flush/);
     expect(text).toMatch(/account-compromise +route_ticket +↳ send_ticket \{"team":"trust_and_safety","priority":10/);
     expect(text).toContain('3 runs (3 done)');
