@@ -15,7 +15,8 @@ import type { GatewayMetrics } from './metrics.js';
 import type { Platform } from './platform.js';
 import { readRequest } from './request.js';
 import type { RouteKind } from './validate.js';
-import { NO_TRACING, type Tracing } from './tracing/index.js';
+// From types.js, not index.js: index.js imports the SDK (lazily), and the Worker's bundle must not carry it.
+import { NO_TRACING, type Tracing } from './tracing/types.js';
 
 export interface ProxyDeps<R> {
   mapper: StageMapper;
