@@ -137,6 +137,9 @@ describe('errors and tool calls the engine reports inside the stream', () => {
     const { outcome } = await relay([content, content, sglangError, usage, 'data: [DONE]\n\n'], false);
     expect(outcome.error?.status).toBe(400);
     expect(outcome.usage?.promptTokens).toBe(20);
+    // The same in one batch (TCP merged the chunks), after short events and with no space after "data:".
+    const merged = await relay([content + ':\n\n' + sglangError.replace('data: ', 'data:') + usage + 'data: [DONE]\n\n'], false);
+    expect(merged.outcome.error?.status).toBe(400);
   });
 
   it('content that merely mentions an error is not one', async () => {
