@@ -13,8 +13,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Pool } from 'undici';
-import { median, percentile, type LoadResult } from './load.js';
+import { median, percentile, runLoad, type LoadResult } from './load.js';
 import { cpuMs, startCompiled, type Started } from './processes.js';
 
 const EPOCHS = Number(process.env.EPOCHS ?? 2);
@@ -41,39 +40,16 @@ const dir = mkdtempSync(join(tmpdir(), 'orla-bench-fleet-'));
 let runs = 0;
 
 /** A closed loop of `connections` workers over `urls`, each request to the next URL in turn, each tagged with its run. */
-async function load(urls: string[], body: unknown, connections: number, requests: number): Promise<LoadResult> {
-  const pools = urls.map((url) => new Pool(url, { connections, keepAliveTimeout: 30_000 }));
-  const text = JSON.stringify(body);
-  const result: LoadResult = { requests: 0, errors: 0, seconds: 0, latenciesMs: [], firstByteMs: [] };
-  let issued = 0;
-  let turn = 0;
-  const started = performance.now();
-  const worker = async () => {
+function load(urls: string[], body: unknown, connections: number, requests: number): Promise<LoadResult> {
+  const runOfWorker = () => {
     let run = `bench-${runs++}`;
     let calls = 0;
-    while (issued < requests) {
-      issued++;
+    return () => {
       if (calls++ === CALLS_PER_RUN) [run, calls] = [`bench-${runs++}`, 1];
-      const pool = pools[turn++ % pools.length]!;
-      const t0 = performance.now();
-      try {
-        const res = await pool.request({ method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json', 'x-orla-workflow-run': run }, body: text });
-        let first: number | undefined;
-        for await (const _chunk of res.body) first ??= performance.now();
-        if (res.statusCode !== 200) result.errors++;
-        const done = performance.now();
-        result.latenciesMs.push(done - t0);
-        result.firstByteMs.push((first ?? done) - t0);
-      } catch {
-        result.errors++;
-      }
-      result.requests++;
-    }
+      return { 'x-orla-workflow-run': run };
+    };
   };
-  await Promise.all(Array.from({ length: connections }, worker));
-  result.seconds = (performance.now() - started) / 1000;
-  await Promise.all(pools.map((p) => p.close()));
-  return result;
+  return runLoad(urls.map((url) => `${url}/v1/chat/completions`), JSON.stringify(body), connections, requests, runOfWorker);
 }
 
 /** Whether a Redis answers PING on the port. */

@@ -12,18 +12,26 @@ export interface LoadResult {
   firstByteMs: number[];
 }
 
-export async function runLoad(url: string, body: string, connections: number, requests: number): Promise<LoadResult> {
-  const target = new URL(url);
-  const pool = new Pool(target.origin, { connections, keepAliveTimeout: 30_000 });
+/** Per worker, what adds each of its requests' own headers (the fleet bench tags runs this way). */
+export type WorkerHeaders = () => () => Record<string, string>;
+
+/** `urls`: one, or several sharing a path (each request to the next in turn). */
+export async function runLoad(urls: string | string[], body: string, connections: number, requests: number, workerHeaders?: WorkerHeaders): Promise<LoadResult> {
+  const targets = (Array.isArray(urls) ? urls : [urls]).map((url) => new URL(url));
+  const pools = targets.map((target) => new Pool(target.origin, { connections, keepAliveTimeout: 30_000 }));
+  const path = targets[0]!.pathname;
   const result: LoadResult = { requests: 0, errors: 0, seconds: 0, latenciesMs: [], firstByteMs: [] };
   let issued = 0;
+  let turn = 0;
   const started = performance.now();
   const worker = async () => {
+    const extra = workerHeaders?.();
     while (issued < requests) {
       issued++;
+      const pool = pools[turn++ % pools.length]!;
       const t0 = performance.now();
       try {
-        const res = await pool.request({ method: 'POST', path: target.pathname, headers: { 'content-type': 'application/json' }, body });
+        const res = await pool.request({ method: 'POST', path, headers: { 'content-type': 'application/json', ...extra?.() }, body });
         let first: number | undefined;
         for await (const _chunk of res.body) first ??= performance.now();
         if (res.statusCode !== 200) result.errors++;
@@ -38,7 +46,7 @@ export async function runLoad(url: string, body: string, connections: number, re
   };
   await Promise.all(Array.from({ length: connections }, worker));
   result.seconds = (performance.now() - started) / 1000;
-  await pool.close();
+  await Promise.all(pools.map((p) => p.close()));
   return result;
 }
 
