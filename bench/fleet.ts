@@ -8,11 +8,10 @@
 // Every request belongs to a workflow run (X-Orla-Workflow-Run; four calls a run), so each makes
 // its run-state operations: one on the way in, one on the way out. "gateway CPU" is the gateways'
 // own CPU per request (both of them for redis), "redis CPU" the Redis server's, from /proc.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { REDIS_INSTALLED, REDIS_MISSING, startRedis } from '../test/helpers/redis.js';
 import { median, percentile, runLoad, type LoadResult } from './load.js';
 import { cpuMs, startCompiled, type Started } from './processes.js';
 
@@ -36,6 +35,7 @@ const results = scenarios.map(() => ({
   cpu: { direct: 0, memory: 0, 'redis-1': 0, redis: 0 } as Record<Name, number>,
   redisCpu: { 'redis-1': 0, redis: 0 } as Record<string, number>,
 }));
+if (!REDIS_INSTALLED) throw new Error(`bench:fleet needs ${REDIS_MISSING.split(':')[0]}`);
 const dir = mkdtempSync(join(tmpdir(), 'orla-bench-fleet-'));
 let runs = 0;
 
@@ -50,37 +50,6 @@ function load(urls: string[], body: unknown, connections: number, requests: numb
     };
   };
   return runLoad(urls.map((url) => `${url}/v1/chat/completions`), JSON.stringify(body), connections, requests, runOfWorker);
-}
-
-/** Whether a Redis answers PING on the port. */
-function pong(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
-  });
-}
-
-async function startRedis(): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
-  child.once('error', (err) => {
-    process.stderr.write(`bench:fleet needs redis-server (apt-get install redis-server): ${err.message}\n`);
-    process.exit(1);
-  });
-  for (let i = 0; !(await pong(port)); i++) {
-    if (i > 100) throw new Error('redis-server did not start');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return { url: `redis://127.0.0.1:${port}/0`, child, stop: async () => void child.kill('SIGKILL') };
 }
 
 const gatewayConfig = (simUrl: string, state: string) =>
@@ -117,16 +86,16 @@ for (let epoch = 0; epoch < EPOCHS; epoch++) {
           const { urls, pids } = targets[name];
           const before = cpuOf(pids);
           const onRedis = name === 'redis' || name === 'redis-1';
-          const redisBefore = onRedis ? cpuMs(redis.child.pid!) : 0;
+          const redisBefore = onRedis ? cpuMs(redis.pid()!) : 0;
           entry.rounds[name].push(await load(urls, scenario.body, scenario.connections, scenario.requests));
           entry.cpu[name] += cpuOf(pids) - before;
-          if (onRedis) entry.redisCpu[name] = (entry.redisCpu[name] ?? 0) + cpuMs(redis.child.pid!) - redisBefore;
+          if (onRedis) entry.redisCpu[name] = (entry.redisCpu[name] ?? 0) + cpuMs(redis.pid()!) - redisBefore;
         }
       }
     }
   } finally {
     await Promise.all([memory.stop(), alone.stop(), ...fleet.map((g) => g.stop()), sim.stop()]);
-    await redis.stop();
+    await redis.close();
   }
 }
 

@@ -24,6 +24,8 @@ export interface TestRedis {
   /** SIGSTOP / SIGCONT: a server that holds connections open and answers nothing (slow, not down). */
   freeze(): void;
   thaw(): void;
+  /** The running server's process id (bench:fleet reads its CPU). */
+  pid(): number | undefined;
   close(): Promise<void>;
 }
 
@@ -75,6 +77,7 @@ export async function startRedis(): Promise<TestRedis> {
     start,
     freeze: () => child?.kill('SIGSTOP'),
     thaw: () => child?.kill('SIGCONT'),
+    pid: () => child?.pid,
     close: async () => {
       await stop();
       rmSync(dir, { recursive: true, force: true });
