@@ -19,57 +19,57 @@ export interface CacheActionRecord {
 export interface DeferredFlush {
   reason: string;
   backend: string;
-  replicas: string[];
+  replicas: readonly string[];
 }
 
 export type CompletedBy = 'client' | 'workflow-done' | 'idle' | 'evicted';
 
 export interface RunRecord {
   /** The store's key: the run id the client gave, after its tenant's name and a `/` when it has one. */
-  id: string;
+  readonly id: string;
   /** The tenant the run belongs to (with authentication on). */
-  tenant?: string;
+  readonly tenant?: string;
   /** Inferred from the conversation root rather than tagged. */
-  inferred: boolean;
+  readonly inferred: boolean;
   /** When this record began: a run id that comes back after its idle TTL is a new record, with a new start. */
-  startedAt: number;
-  lastActivity: number;
+  readonly startedAt: number;
+  readonly lastActivity: number;
   /** Set once, by whichever ends the run first; a later call makes the run active again. */
-  completed?: { at: number; by: CompletedBy };
-  stages: string[];
-  backends: string[];
-  replicas: string[];
-  calls: number;
+  readonly completed?: { at: number; by: CompletedBy };
+  readonly stages: readonly string[];
+  readonly backends: readonly string[];
+  readonly replicas: readonly string[];
+  readonly calls: number;
   /** Calls that failed (the engine's error, a timeout, a rejection; not a client that left). */
-  failedCalls: number;
-  lastError?: { at: number; stage: string; backend: string; status: number; message: string };
-  inFlight: number;
-  lastBackend?: string;
-  lastReplica?: string;
+  readonly failedCalls: number;
+  readonly lastError?: { at: number; stage: string; backend: string; status: number; message: string };
+  readonly inFlight: number;
+  readonly lastBackend?: string;
+  readonly lastReplica?: string;
   /** The model of the latest call (Ollama unloads by model). */
-  lastModel?: string;
+  readonly lastModel?: string;
   /** Prompt tokens of the latest call, and how much that grew from the call before. */
-  contextTokens: number;
-  contextGrowth: number;
-  promptTokens: number;
-  cachedTokens: number;
-  completionTokens: number;
-  costUsd: number;
+  readonly contextTokens: number;
+  readonly contextGrowth: number;
+  readonly promptTokens: number;
+  readonly cachedTokens: number;
+  readonly completionTokens: number;
+  readonly costUsd: number;
   /** Set while the latest response ended in tool calls and no call has come since: the run waits on a tool. */
-  toolWaitSince?: number;
+  readonly toolWaitSince?: number;
   /** With tracing on: the trace its latest call belongs to (derived from the run's id, or the client's traceparent). */
-  traceId?: string;
+  readonly traceId?: string;
 
   // memory/'s facts about the run's cache.
   /** Per backend: this run's calls planned there and not over yet. */
-  inFlightOn: Record<string, number>;
+  readonly inFlightOn: Readonly<Record<string, number>>;
   /** Per replica URL: the tokens of this run Orla believes are still cached there (the ledger). */
-  resident: Record<string, number>;
+  readonly resident: Readonly<Record<string, number>>;
   /** Per backend: the replicas where the run may hold something not released yet (tagged, or left tokens). */
-  unreleased: Record<string, string[]>;
+  readonly unreleased: Readonly<Record<string, readonly string[]>>;
   /** Per stage: a flush hint put off while that stage's agent loop waits on a tool. */
-  deferredFlush: Record<string, DeferredFlush>;
-  cacheActions: CacheActionRecord[];
+  readonly deferredFlush: Readonly<Record<string, DeferredFlush>>;
+  readonly cacheActions: readonly CacheActionRecord[];
 }
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json } | object;

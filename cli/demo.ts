@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import type { TerminalStream } from '../workflows/live-view/index.js';
-import { SAMPLE_TICKETS, ticketFromText, type Ticket } from '../workflows/customer-support/index.js';
+import { SAMPLE_TICKETS, ticketFromText, type Ticket } from '../workflows/customer-support/tickets.js';
 
 // `orla demo`: the customer-support workflow against a gateway (by default an embedded one with
 // simulated engines), shown live. The gateway, the openai client and the demo load only when the

@@ -1,5 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_PROFILE, PERSONALITY_NAMES, profileNames, startSimulator, type PersonalityName, type PersonalityOptions } from '../simulator/index.js';
+import type { PersonalityName, PersonalityOptions } from '../simulator/index.js';
+import { PERSONALITY_NAMES } from '../simulator/personalities/personality.js';
+import { DEFAULT_PROFILE, profileNames } from '../simulator/profiles.js';
 import { listenFailure } from '../gateway/server.js';
 import { exitOnStartError, parsePort } from './config.js';
 
@@ -77,6 +79,7 @@ export function simCommand(): Command {
       }
       const engineFlags: PersonalityOptions = {};
       for (const [key] of ENGINE_FLAGS[options.engine]) if (options[key] !== undefined) (engineFlags as Record<string, unknown>)[key] = options[key];
+      const { startSimulator } = await import('../simulator/index.js');
       const sim = await startSimulator({
         profile: options.profile,
         speed: options.speed,

@@ -8,11 +8,9 @@ import { verifyModels } from '../routing/mappers/verify-models.js';
 import { closeBackends, createBackends } from '../routing/registry.js';
 import { loadPolicies } from '../routing/scheduler/factory.js';
 import { UndiciUpstream } from '../upstream/clients/undici.js';
-import { startSimulator } from '../simulator/index.js';
 import { createApp } from './app.js';
 import { createCore } from './core.js';
 import type { MemoryObserver } from '../memory/index.js';
-import { joinFleet } from './fleet.js';
 import { GatewayMetrics } from './metrics.js';
 import { nodeListener } from './node/listener.js';
 import { nodePlatform } from './node/platform.js';
@@ -40,18 +38,23 @@ export interface StartOptions {
   env?: Readonly<Record<string, string | undefined>>;
 }
 
+/** The in-process simulators of the backends that ask for one (the embedded default); loaded only then. */
+async function startEmbeddedSimulators(config: Config) {
+  const embedded = Object.entries(config.backends).filter(([, b]) => b.engine === 'simulator' && !b.urls);
+  if (embedded.length === 0) return [];
+  const { startSimulator } = await import('../simulator/index.js');
+  return Promise.all(embedded.map(async ([name, b]) => [name, await startSimulator({ profile: b.profile, speed: b.speed, port: 0 })] as const));
+}
+
 export async function startGateway(config: Config, options: StartOptions = {}): Promise<RunningGateway> {
   const log = options.log ?? pino({ level: config.server.log_level, base: undefined });
   const policies = await loadPolicies(config, options.baseDir ?? process.cwd());
-  const simulators = await Promise.all(
-    Object.entries(config.backends)
-      .filter(([, b]) => b.engine === 'simulator' && !b.urls)
-      .map(async ([name, b]) => [name, await startSimulator({ profile: b.profile, speed: b.speed, port: 0 })] as const),
-  );
+  const simulators = await startEmbeddedSimulators(config);
   const simulatorUrls = new Map(simulators.map(([name, sim]) => [name, [sim.url]]));
   const metrics = new GatewayMetrics();
   // state.store redis: one of a fleet of gateways sharing runs and limits (README, "Scale-out").
-  const fleet = config.state.store === 'redis' ? await joinFleet(config, { log, observer: metrics }) : undefined;
+  // Loaded only then: ioredis alone holds some 20 MB of a gateway's memory.
+  const fleet = config.state.store === 'redis' ? await (await import('./fleet.js')).joinFleet(config, { log, observer: metrics }) : undefined;
   const backends = createBackends(
     config,
     (name, backend) => backend.urls ?? simulatorUrls.get(name)!,

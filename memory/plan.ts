@@ -19,7 +19,7 @@ export interface CachePlan {
   /** The replica holding the run's prefix on this backend, if any (affinity). */
   affinity: string | undefined;
   /** The backends (and their replicas) the run is leaving, released under the switch rule. */
-  leaving: { backend: string; replicas: string[] }[];
+  leaving: { backend: string; replicas: readonly string[] }[];
   /** A flush of this stage put off earlier, waiting for its agent loop to end. */
   deferred: RunRecord['deferredFlush'][string] | undefined;
   /** The run's prompt length before this call. */

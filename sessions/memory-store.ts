@@ -1,14 +1,15 @@
 import { LRUCache } from 'lru-cache';
 import type { Applied, ApplyOptions, OnExpired, RunOp, RunRecord, RunStore } from '../state.js';
-import { applyOps, copyRun, newRun } from './ops.js';
+import { applyOps, endedRun, newRun } from './ops.js';
 
 /**
  * The runs of one gateway, in its memory: at most `maxRuns` (the least recently active evicted), a
  * run idle past the TTL ended, and an index of which runs hold tokens on which replica (the ledger).
- * Records are copied out, so no caller can change one except through `apply`.
+ * Records are frozen (`applyOps` makes a new one for each change), so they are handed out as kept.
  */
 export class MemoryRunStore implements RunStore {
-  private readonly runs: LRUCache<string, RunRecord>;
+  /** Per run, where its latest record is kept (replacing it leaves the run's recency and TTL alone). */
+  private readonly runs: LRUCache<string, { record: RunRecord }>;
   /** Per replica URL, the runs with tokens there (from `resident`). */
   private readonly ledger = new Map<string, Set<string>>();
 
@@ -20,18 +21,18 @@ export class MemoryRunStore implements RunStore {
     now?: () => number;
   }) {
     const now = options.now ?? Date.now;
-    this.runs = new LRUCache<string, RunRecord>({
+    this.runs = new LRUCache<string, { record: RunRecord }>({
       max: options.maxRuns,
       ttl: options.idleTtlMs,
       updateAgeOnGet: false,
       ...(options.now ? { perf: { now: options.now }, ttlResolution: 0 } : {}),
-      dispose: (run, _key, reason) => {
+      dispose: (slot, _key, reason) => {
         if (reason !== 'expire' && reason !== 'evict') return;
-        this.unindex(run);
-        run.completed ??= { at: now(), by: reason === 'expire' ? 'idle' : 'evicted' };
-        // Once the cache is done with the entry (a lookup from the handler would meet it again). The
-        // record is gone from the store: no one else holds it.
-        queueMicrotask(() => options.onExpired(run, reason === 'expire' ? 'idle' : 'evicted'));
+        this.unindex(slot.record);
+        const by = reason === 'expire' ? 'idle' : 'evicted';
+        const ended = (slot.record = endedRun(slot.record, now(), by)); // what the lookup that found it stale answers
+        // Once the cache is done with the entry (a lookup from the handler would meet it again).
+        queueMicrotask(() => options.onExpired(ended, by));
       },
     });
   }
@@ -40,28 +41,28 @@ export class MemoryRunStore implements RunStore {
     // A run past its idle TTL is deleted by the lookup (and ended through onExpired, as the sweep
     // would). Creating, the call that found it so starts a fresh record; otherwise the ended record
     // is answered as it is, unchanged.
-    const status: LRUCache.Status<string, RunRecord> = {};
-    let record = this.runs.get(id, { allowStale: !options.create, status });
-    if (record && status.get === 'stale') return { after: copyRun(record), results: ops.map(() => false) };
+    const status: LRUCache.Status<string, { record: RunRecord }> = {};
+    const slot = this.runs.get(id, { allowStale: !options.create, status });
+    let record = slot?.record;
+    if (record && status.get === 'stale') return { after: record, results: ops.map(() => false) };
     if (record && options.ifStartedAt !== undefined && record.startedAt !== options.ifStartedAt) record = undefined;
     if (!record && !options.create) return { after: undefined, results: ops.map(() => false) };
-    const current = record ?? newRun(id, options.create!.inferred, options.create!.now);
-    const results = applyOps(current, ops);
-    if (options.create) this.runs.set(id, current); // refreshes recency and the idle TTL
-    for (const op of ops) if (op.field === 'resident') this.index(current.id, op.key!, current.resident[op.key!] !== undefined);
-    return { after: copyRun(current), results };
+    const { record: after, results } = applyOps(record ?? newRun(id, options.create!.inferred, options.create!.now), ops);
+    if (options.create) this.runs.set(id, { record: after }); // refreshes recency and the idle TTL
+    else slot!.record = after;
+    for (const op of ops) if (op.field === 'resident') this.index(after.id, op.key!, after.resident[op.key!] !== undefined);
+    return { after, results };
   }
 
   async get(id: string): Promise<RunRecord | undefined> {
-    const run = this.runs.get(id, { allowStale: true });
-    return run && copyRun(run);
+    return this.runs.get(id, { allowStale: true })?.record;
   }
 
   async list(limit: number, tenant?: string): Promise<RunRecord[]> {
     const out: RunRecord[] = [];
-    for (const run of this.runs.values()) {
+    for (const { record: run } of this.runs.values()) {
       if (tenant !== undefined && run.tenant !== tenant) continue;
-      out.push(copyRun(run));
+      out.push(run);
       if (out.length >= limit) break;
     }
     return out;
@@ -71,14 +72,14 @@ export class MemoryRunStore implements RunStore {
     const ids = this.ledger.get(replica);
     if (!ids) return [];
     return [...ids].flatMap((id) => {
-      const run = this.runs.peek(id, { allowStale: true });
-      return run ? [copyRun(run)] : [];
+      const run = this.runs.peek(id, { allowStale: true })?.record;
+      return run ? [run] : [];
     });
   }
 
   async othersActiveOn(replica: string, run: string): Promise<boolean> {
     for (const id of this.ledger.get(replica) ?? []) {
-      if (id !== run && this.runs.peek(id, { allowStale: true })?.completed === undefined) return true;
+      if (id !== run && this.runs.peek(id, { allowStale: true })?.record.completed === undefined) return true;
     }
     return false;
   }
@@ -91,7 +92,7 @@ export class MemoryRunStore implements RunStore {
 
   /** When the run held here began, if one is (no copy, no change: a synchronous look). */
   startedAt(id: string): number | undefined {
-    return this.runs.peek(id, { allowStale: true })?.startedAt;
+    return this.runs.peek(id, { allowStale: true })?.record.startedAt;
   }
 
   get size(): number {

@@ -1,5 +1,5 @@
 import type { Applied, ApplyOptions, RunOp, RunRecord } from '../../state.js';
-import { applyOps, newRun } from '../../sessions/ops.js';
+import { applyOps, endedRun, newRun } from '../../sessions/ops.js';
 import type { DurableObjectStorage } from './cloudflare.js';
 
 // One run's record, as its Durable Object holds it: the operations mean what sessions/ops.ts says
@@ -79,8 +79,7 @@ export class RunCell {
     let record = this.stored?.record;
     if (record && options.ifStartedAt !== undefined && record.startedAt !== options.ifStartedAt) record = undefined;
     if (!record && !options.create) return { value: { after: undefined, results: nothing() }, ended };
-    const current = record ?? newRun(id, options.create!.inferred, options.create!.now);
-    const results = applyOps(current, ops);
+    const { record: current, results } = applyOps(record ?? newRun(id, options.create!.inferred, options.create!.now), ops);
     this.stored = { record: current, ttlFrom: options.create ? now : this.stored!.ttlFrom, rev: (record ? this.stored!.rev : 0) + 1 };
     void this.storage.put(KEY, this.stored); // the output gate holds the answer until it is written
     if (options.create) void this.storage.setAlarm(now + call.ttlMs + FORGET_AFTER_MS);
@@ -131,8 +130,7 @@ export class RunCell {
   }
 
   private async end(now: number, by: 'idle' | 'evicted'): Promise<RunRecord> {
-    const { record } = this.stored!;
-    record.completed ??= { at: now, by };
+    const record = endedRun(this.stored!.record, now, by);
     this.stored = undefined;
     this.noted = undefined;
     void this.storage.deleteAll();

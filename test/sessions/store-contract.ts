@@ -195,12 +195,14 @@ export function storeContract(name: string, make: (options: { idleTtlMs: number;
       await close();
     });
 
-    it('hands out copies: changing one changes nothing in the store', async () => {
+    it('hands out records as values: a later change to the run does not reach one handed out before', async () => {
       const { store, clock, close } = await open();
-      const { after } = await store.apply('r', [runOp.add('stages', 'a')], { create: { inferred: false, now: clock.now } });
-      after!.stages.push('mutated');
-      after!.calls = 99;
-      expect(await store.get('r')).toMatchObject({ stages: ['a'], calls: 0 });
+      const { after } = await store.apply('r', [runOp.add('stages', 'a'), runOp.setIn('resident', 'http://replica', 10), runOp.incrIn('inFlightOn', 'sim', 1)], { create: { inferred: false, now: clock.now } });
+      const read = await store.get('r');
+      const { after: next } = await store.apply('r', [runOp.add('stages', 'b'), runOp.setIn('resident', 'http://replica', undefined), runOp.incrIn('inFlightOn', 'sim', -1), runOp.incr('calls', 1)], {});
+      expect(next).toMatchObject({ stages: ['a', 'b'], resident: {}, inFlightOn: {}, calls: 1 });
+      for (const before of [after, read]) expect(before).toMatchObject({ stages: ['a'], resident: { 'http://replica': 10 }, inFlightOn: { sim: 1 }, calls: 0 });
+      expect(await store.get('r')).toEqual(next);
       await close();
     });
   });
