@@ -78,7 +78,7 @@ export function proxyRoute<R>(kind: RouteKind, deps: ProxyDeps<R>) {
     if (identity.run !== undefined) {
       const now = Date.now();
       const ops = [...beginOps(identity, model, now), ...deps.memory.beginOps(backend.name), ...trace.runOps];
-      run = await deps.runs.begin({ ...identity, run: identity.run }, ops, now);
+      run = await deps.runs.begin(identity.run, identity, ops, now);
       plan = deps.memory.plan({ run, backend: backend.name, stage, configuredStage: target.stage, cache: identity.cache, workflowDone: identity.workflowDone, cause: trace.cause }, now);
     }
     const { stripUsageChunk } = toEngineRequest(body, { path, model: target.model, params: target.params, priority: identity.priority, backend: backend.config });

@@ -70,9 +70,9 @@ export class Runs {
    * The way in: one store operation, creating the run on first sight. The run comes back with the
    * call counted in; nothing else in it has changed since the call's previous one ended.
    */
-  async begin(identity: Identity & { run: string }, ops: readonly RunOp[], now: number): Promise<RunRecord> {
+  async begin(run: string, identity: Identity, ops: readonly RunOp[], now: number): Promise<RunRecord> {
     const tenant = identity.tenant === undefined ? ops : [runOp.set('tenant', identity.tenant), ...ops];
-    return (await this.store.apply(runKey(identity.tenant, identity.run), tenant, { create: { inferred: identity.runInferred, now } })).after!;
+    return (await this.store.apply(runKey(identity.tenant, run), tenant, { create: { inferred: identity.runInferred, now } })).after!;
   }
 
   /** The way out: one store operation, on the record the call began on (a later one under the same id is another run). */

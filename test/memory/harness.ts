@@ -89,7 +89,7 @@ export async function setup(options: SetupOptions = {}) {
   const begin = async (run: string, stage: string, headers: Record<string, string> = {}): Promise<Begun> => {
     const identity = identify({ 'x-orla-workflow-run': run, 'x-orla-stage': stage, ...headers }, { messages: [{ role: 'user', content: 'x' }] });
     const backendName = config.stages[stage]!.backend!;
-    const begun = await runs.begin({ ...identity, run }, [...beginOps(identity, 'm', clock.now), ...memory.beginOps(backendName)], clock.now);
+    const begun = await runs.begin(run, identity, [...beginOps(identity, 'm', clock.now), ...memory.beginOps(backendName)], clock.now);
     const plan = memory.plan({ run: begun, backend: backendName, stage, configuredStage: stage, cache: identity.cache, workflowDone: identity.workflowDone }, clock.now);
     return { plan, run: begun };
   };

@@ -173,7 +173,7 @@ export function storeContract(name: string, make: (options: { idleTtlMs: number;
       const { store, clock, close } = await open();
       const runs = new Runs(store);
       const begin = (tenant: string | undefined, run: string, stage: string) =>
-        runs.begin({ run, runInferred: false, stage, tenant } as Parameters<Runs['begin']>[0], beginOps({ stage } as Parameters<typeof beginOps>[0], 'm', clock.now), clock.now);
+        runs.begin(run, { runInferred: false, stage, tenant } as Parameters<Runs['begin']>[1], beginOps({ stage } as Parameters<typeof beginOps>[0], 'm', clock.now), clock.now);
       const acme = await begin('acme', 'ticket-1', 'plan');
       await runs.end(acme, endOps({ now: clock.now, backend: 'b', stage: 'plan', contextBefore: 0, workflowDone: false }));
       await begin('acme', 'ticket-1', 'act');
