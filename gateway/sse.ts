@@ -176,7 +176,8 @@ export class SseRelay implements StreamRelay {
    */
   private closingErrorEvent(): string | undefined {
     let left = 3;
-    for (const batch of [this.last, this.beforeLast, this.thirdLast]) {
+    for (let i = 0; i < 3 && left > 0; i++) {
+      const batch = i === 0 ? this.last : i === 1 ? this.beforeLast : this.thirdLast;
       // A batch holds whole events; walk them back from its end.
       for (let end = batch?.length ?? 0; end > 0 && left > 0; left--) {
         const boundary = batch!.lastIndexOf(EVENT_END, end - 3);
@@ -192,9 +193,7 @@ export class SseRelay implements StreamRelay {
     if (this.ended) return;
     this.ended = true;
     // The finish reason and the last tool-call delta are in the last events: only the tail is searched.
-    const toolCalls =
-      this.toolCalls ||
-      [this.beforeLast, this.last].some((b) => b !== undefined && CHAT_TOOL_CALLS.some((mark) => b.includes(mark, Math.max(0, b.length - TAIL_BYTES))));
+    const toolCalls = this.toolCalls || endsInToolCalls(this.beforeLast) || endsInToolCalls(this.last);
     if (!this.options.responses) {
       const event = this.closingErrorEvent();
       if (event !== undefined) this.engineError = this.options.describeStreamError(event);
@@ -275,4 +274,11 @@ function hasUsage(events: Buffer): boolean {
     if (events[next] === 123 /* { */) return true;
   }
   return false;
+}
+
+/** Whether a batch's tail holds a tool call's mark (its finish reason, the last tool-call delta). */
+function endsInToolCalls(batch: Buffer | undefined): boolean {
+  if (batch === undefined) return false;
+  const from = Math.max(0, batch.length - TAIL_BYTES);
+  return batch.includes(CHAT_TOOL_CALLS[0]!, from) || batch.includes(CHAT_TOOL_CALLS[1]!, from);
 }

@@ -41,10 +41,11 @@ export class MemoryRunStore implements RunStore {
     // A run past its idle TTL is deleted by the lookup (and ended through onExpired, as the sweep
     // would). Creating, the call that found it so starts a fresh record; otherwise the ended record
     // is answered as it is, unchanged.
-    const status: LRUCache.Status<string, { record: RunRecord }> = {};
-    const slot = this.runs.get(id, { allowStale: !options.create, status });
+    // Creating, a stale entry is simply gone; otherwise the lookup must tell it (a status costs 250 bytes).
+    const status: LRUCache.Status<string, { record: RunRecord }> | undefined = options.create ? undefined : {};
+    const slot = this.runs.get(id, status ? { allowStale: true, status } : undefined);
     let record = slot?.record;
-    if (record && status.get === 'stale') return { after: record, results: ops.map(() => false) };
+    if (record && status?.get === 'stale') return { after: record, results: ops.map(() => false) };
     if (record && options.ifStartedAt !== undefined && record.startedAt !== options.ifStartedAt) record = undefined;
     if (!record && !options.create) return { after: undefined, results: ops.map(() => false) };
     const { record: after, results } = applyOps(record ?? newRun(id, options.create!.inferred, options.create!.now), ops);

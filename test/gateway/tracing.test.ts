@@ -3,6 +3,7 @@ import type { RunningGateway } from '../../gateway/server.js';
 import { tracingStats } from '../../gateway/tracing/index.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { capturedLog } from '../helpers/log.js';
+import { REDIS_INSTALLED, startRedis } from '../helpers/redis.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver.js';
 import { defaultAnswer, json, startRecordingEngine, USAGE, type RecordingEngine } from '../helpers/recording-engine.js';
 import { until } from '../helpers/wait.js';
@@ -203,6 +204,27 @@ describe('a workflow run as one trace', () => {
     // The run's record names the trace its calls joined.
     const record = (await (await fetch(`${gateway.url}/v1/workflows/agent-7`)).json()) as { trace_id: string };
     expect(record.trace_id).toBe(clientTrace);
+  });
+
+  it.skipIf(!REDIS_INSTALLED)('keeps the trace a run joined in the shared run store: another gateway of the fleet names it', async () => {
+    const redis = await startRedis();
+    open.push(redis);
+    const upstream = await engine();
+    const collector = await receiver();
+    const config = {
+      state: { store: 'redis', url: redis.url, key_prefix: 'orla-trace-test:' },
+      backends: { main: { engine: 'vllm', urls: [upstream.url] } },
+      stages: { default: { backend: 'main', model: 'main-model' } },
+      telemetry: { traces: { otlp_endpoint: collector.url } },
+    };
+    const first = await gatewayWith(config);
+    const second = await gatewayWith(config);
+    const clientTrace = '0af7651916cd43dd8448eb211c80319c';
+    const res = await chat(first, { 'x-orla-workflow-run': 'agent-9', traceparent: `00-${clientTrace}-b7ad6b7169203331-01` });
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+    const record = (await (await fetch(`${second.url}/v1/workflows/agent-9`)).json()) as { trace_id: string; calls: number };
+    expect(record).toMatchObject({ trace_id: clientTrace, calls: 1 });
   });
 
   it('sets error status with the OpenAI error type when the engine fails, on the attempt and the call', async () => {
