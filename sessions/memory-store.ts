@@ -5,7 +5,7 @@ import { applyOps, endedRun, newRun } from './ops.js';
 /**
  * The runs of one gateway, in its memory: at most `maxRuns` (the least recently active evicted), a
  * run idle past the TTL ended, and an index of which runs hold tokens on which replica (the ledger).
- * Records are frozen (`applyOps` makes a new one for each change), so they are handed out as kept.
+ * Records are values (`applyOps` makes a new one for each change), so they are handed out as kept.
  */
 export class MemoryRunStore implements RunStore {
   /** Per run, where its latest record is kept (replacing it leaves the run's recency and TTL alone). */
