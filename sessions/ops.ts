@@ -111,14 +111,27 @@ function withKey(map: Fields, key: string, value: unknown): Fields {
   return size === 0 ? NO_KEYS : next;
 }
 
-/**
- * Adds `item` to the list at `owner[key]` unless it is there. A new list of exactly its length
- * replaces the old (concat makes one; push() and spreading leave room for 16 more, which 10,000
- * records pay for).
- */
+/** Adds `item` to the list at `owner[key]` unless it is there: the list with it, shared (`sameList`). */
 function addUnique(owner: Fields, key: string, item: string): boolean {
-  const list = (owner[key] ?? []) as string[];
+  const list = (owner[key] ?? NO_ITEMS) as readonly string[];
   if (list.includes(item)) return false;
-  owner[key] = list.concat([item]);
+  owner[key] = sameList(list, item);
   return true;
+}
+
+// Lists never change once made, so runs with the same stages, backends or replicas share one list
+// (10,000 live runs of one workflow hold a handful of distinct lists). Short ones only, and a bound.
+const SHARED_LISTS = new Map<string, readonly string[]>();
+const SHARED_LISTS_MAX = 4096;
+
+/** `list` with `item` added: a list of exactly its length (concat; push() would leave room for 16 more), the same one for the same items. */
+function sameList(list: readonly string[], item: string): readonly string[] {
+  if (list.length >= 4) return list.concat([item]);
+  const key = list.length === 0 ? item : `${list.join('\u0000')}\u0000${item}`;
+  let shared = SHARED_LISTS.get(key);
+  if (!shared) {
+    if (SHARED_LISTS.size >= SHARED_LISTS_MAX) SHARED_LISTS.clear();
+    SHARED_LISTS.set(key, (shared = Object.freeze(list.concat([item]))));
+  }
+  return shared;
 }
