@@ -1,10 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { validateConfig } from '../../config/load.js';
 import { createBackends } from '../../routing/registry.js';
 import { loadPolicies } from '../../routing/scheduler/factory.js';
 import type { UpstreamClient } from '../../upstream/clients/types.js';
 import { within } from '../helpers/wait.js';
 import { BackendGate, type WireTicket } from '../../gateway/workers/backend-gate.js';
+import { settled, useFakeClock } from '../helpers/fake-clock.js';
 
 // A backend's admission as its Durable Object holds it for every isolate: leases, their expiry when
 // a holder stops renewing (its isolate died), and tickets whose client left. The object itself runs
@@ -23,20 +24,7 @@ const ticket = (overrides: Partial<WireTicket> = {}): WireTicket => ({
   stage: 'default', run: undefined, tenant: undefined, priority: 0, promptTokens: 10, deadlineMs: undefined, waitedMs: 0, avoid: undefined, affinity: undefined, prefixHash: undefined, ...overrides,
 });
 
-/** Whether `promise` has settled by now (it never settles by waiting here). */
-async function settled(promise: Promise<unknown>): Promise<boolean> {
-  let done = false;
-  void promise.then(() => (done = true), () => (done = true));
-  await vi.advanceTimersByTimeAsync(0);
-  return done;
-}
-
-beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeClock();
 
 describe('a backend\'s admission in its Durable Object', () => {
   it('a lease its holder stops renewing expires, and its slot goes to the next in the queue', async () => {

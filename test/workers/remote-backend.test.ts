@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ClientGone } from '../../cancel.js';
 import { validateConfig } from '../../config/load.js';
 import { BackendGate } from '../../gateway/workers/backend-gate.js';
@@ -10,6 +10,7 @@ import { loadPolicies } from '../../routing/scheduler/factory.js';
 import type { UpstreamClient } from '../../upstream/clients/types.js';
 import { within } from '../helpers/wait.js';
 import { rpc } from './fake-objects.js';
+import { useFakeClock } from '../helpers/fake-clock.js';
 
 // A Worker's side of a backend whose admission is in its Durable Object: it renews the leases it
 // holds while their answers stream, releases each once, and takes a waiting request out of the
@@ -38,12 +39,7 @@ async function remote() {
 
 const ticket = (signal?: ClientGone) => ({ stage: 'default', run: 'r', priority: 0, promptTokens: 5, signal });
 
-beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeClock();
 
 describe('a backend whose admission is in a Durable Object, from the Worker', () => {
   it('renews a lease while it is held, so a long answer keeps its slot, and releases it once', async () => {

@@ -1,10 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ClientGone } from '../../cancel.js';
 import type { TenantPass } from '../../routing/tenants.js';
 import { RemoteTenantGate } from '../../gateway/workers/remote-tenants.js';
 import { TenantPlaces, type EnterReply } from '../../gateway/workers/tenant-places.js';
 import { within } from '../helpers/wait.js';
 import { rpc } from './fake-objects.js';
+import { settled, useFakeClock } from '../helpers/fake-clock.js';
 
 // A tenant's limits as its Durable Object holds them for every isolate, and a Worker's side of them:
 // passes are leases that expire when their holder stops renewing (its isolate died), a waiting
@@ -15,19 +16,7 @@ const TTL = 30_000;
 const entry = { deadlineMs: undefined, waitedMs: 0 };
 const idOf = (reply: EnterReply) => (reply.granted ? reply.passId : '');
 
-async function settled(promise: Promise<unknown>): Promise<boolean> {
-  let done = false;
-  void promise.then(() => (done = true), () => (done = true));
-  await vi.advanceTimersByTimeAsync(0);
-  return done;
-}
-
-beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeClock();
 
 describe("a tenant's limits in its Durable Object", () => {
   it('max_concurrency 1, queue_limit 1: one holds the place, one waits, the next is refused; done passes the place on', async () => {
