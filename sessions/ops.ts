@@ -87,14 +87,15 @@ function copyTop(r: RunRecord): RunRecord {
 }
 
 export function newRun(id: string, inferred: boolean, now: number): RunRecord {
-  // Every field from the start, the optional ones undefined: records share one shape and keep their
-  // fields in the object itself (a field added later goes to a separate property array).
-  return {
+  // Every field from the start, the optional ones undefined, in copyTop's order: records share one
+  // shape and keep their fields in the object itself (a field added later goes to a separate array).
+  const run: AllFields = {
     id, tenant: undefined, inferred, startedAt: now, lastActivity: now, completed: undefined, stages: NO_ITEMS, backends: NO_ITEMS, replicas: NO_ITEMS, calls: 0, failedCalls: 0,
     lastError: undefined, inFlight: 0, lastBackend: undefined, lastReplica: undefined, lastModel: undefined,
     contextTokens: 0, contextGrowth: 0, promptTokens: 0, cachedTokens: 0, completionTokens: 0, costUsd: 0, toolWaitSince: undefined, traceId: undefined,
     inFlightOn: NO_KEYS, resident: NO_KEYS, unreleased: NO_KEYS, deferredFlush: NO_KEYS, cacheActions: NO_ITEMS,
   };
+  return run as RunRecord;
 }
 
 /** The record, ended (by the sweep or an eviction) unless it already was; a new record, as applyOps makes. */
