@@ -6,18 +6,17 @@ import type { Target } from '../routing/types.js';
 import type { Identity } from '../sessions/identity.js';
 import type { RunRecord } from '../state.js';
 import type { Exchange } from './exchange.js';
-import type { Incoming } from './request.js';
 import type { CallTrace } from './tracing/types.js';
 
 /**
- * One proxied request on its way through the gateway, as each step of the path left it: the client's
- * request (gateway), who it belongs to (sessions), where it goes (routing), its run as it began
- * (sessions), its cache plan (memory). Steps add to it; none changes what an earlier one put there.
+ * One proxied request on its way through the gateway, as each step of the path left it: who it
+ * belongs to (sessions), where it goes (routing), its run as it began (sessions), its cache plan
+ * (memory). Steps add to it; none changes what an earlier one put there. The client's request itself
+ * (`Incoming`) travels beside it only as far as the engine: a call outlives it.
  */
 export interface Call {
   path: string;
   exchange: Exchange;
-  incoming: Incoming;
   identity: Identity;
   /** The target the mapper chose, and the one serving (a fallback when rerouted). */
   mapped: Target;

@@ -77,18 +77,18 @@ export function proxyRoute<R>(kind: RouteKind, deps: ProxyDeps<R>) {
     let plan: Call['plan'];
     if (identity.run !== undefined) {
       const now = Date.now();
-      const ops = [...beginOps(identity, model, now), ...deps.memory.beginOps(backend.name), ...trace.runOps];
+      const ops = beginOps(identity, model, now).concat(deps.memory.beginOps(backend.name), trace.runOps);
       run = await deps.runs.begin(identity.run, identity, ops, now);
       plan = deps.memory.plan({ run, backend: backend.name, stage, configuredStage: target.stage, cache: identity.cache, workflowDone: identity.workflowDone, cause: trace.cause }, now);
     }
     const { stripUsageChunk } = toEngineRequest(body, { path, model: target.model, params: target.params, priority: identity.priority, backend: backend.config });
     const call: Call = {
-      path, exchange, incoming, identity, mapped, target, backend, stage, run, plan, gone,
+      path, exchange, identity, mapped, target, backend, stage, run, plan, gone,
       streaming: body.stream === true,
       stripUsageChunk,
       mappingCostUsd: mapped.mapped?.costUsd ?? 0,
       trace,
     };
-    return forward(req, deps, call);
+    return forward(req, deps, call, incoming);
   };
 }

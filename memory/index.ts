@@ -43,7 +43,7 @@ export class Memory {
   }
 
   /** Memory's part of a call's start, applied with the run's own. */
-  beginOps(backend: string): RunOp[] {
+  beginOps(backend: string): readonly RunOp[] {
     return beginOps(backend);
   }
 

@@ -45,8 +45,13 @@ export interface PlanInput {
   cause?: unknown;
 }
 
-/** Memory's part of a call's start: the call is in flight on its backend. */
-export const beginOps = (backend: string): RunOp[] => [runOp.incrIn('inFlightOn', backend, 1)];
+/** Memory's part of a call's start: the call is in flight on its backend (made once per backend: ops are never changed). */
+export function beginOps(backend: string): readonly RunOp[] {
+  let ops = BEGIN_OPS.get(backend);
+  if (!ops) BEGIN_OPS.set(backend, (ops = [runOp.incrIn('inFlightOn', backend, 1)]));
+  return ops;
+}
+const BEGIN_OPS = new Map<string, readonly RunOp[]>();
 
 /**
  * The cache plan of a call. The switch rule: a run whose call goes to another backend no longer needs

@@ -42,8 +42,10 @@ function applyOp(r: Fields, op: RunOp): boolean {
       return true;
     }
     case 'addIn': {
+      const list = (r[field] as Fields | undefined)?.[key!] as readonly string[] | undefined;
+      if (list?.includes(value as string)) return false; // the usual case: nothing to copy
       const map: Fields = Object.assign({}, r[field]); // not a spread: ten times as long on Node 20
-      if (!addUnique(map, key!, value as string)) return false;
+      map[key!] = sameList(list ?? NO_ITEMS, value as string);
       r[field] = map;
       return true;
     }

@@ -29,7 +29,7 @@ export const nodePlatform: Platform<NodeRequest> = {
     if (!req.gone) {
       const gone = (req.gone = new ClientGone());
       const { outgoing } = req;
-      outgoing.once('close', () => {
+      outgoing.on('close', () => {
         if (!outgoing.writableFinished) gone.abort();
       });
     }
@@ -52,12 +52,15 @@ export const nodePlatform: Platform<NodeRequest> = {
           reject(payloadTooLarge(limitBytes));
         }
       };
-      incoming.on('data', onData);
-      incoming.once('end', () => resolve((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)).toString('utf8')));
-      incoming.once('error', reject);
-      incoming.once('close', () => {
+      const onClose = () => {
         if (!incoming.complete) reject(clientClosed()); // the client left mid-body
-      });
+      };
+      // Read, the listeners go: left on, they (and the chunks) would live as long as the response.
+      const onEnd = () => {
+        incoming.off('data', onData).off('end', onEnd).off('error', reject).off('close', onClose);
+        resolve((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)).toString('utf8'));
+      };
+      incoming.on('data', onData).on('end', onEnd).on('error', reject).on('close', onClose);
     });
   },
 
@@ -110,14 +113,15 @@ export const nodePlatform: Platform<NodeRequest> = {
           }
         }
       };
+      // on(), not once(): 'end' and 'error' each come at most once, and once() wraps each listener.
       source.on('readable', pump);
-      source.once('end', () => {
+      source.on('end', () => {
         const rest = relay.end();
         if (req.gone?.aborted) outgoing.destroy();
         else outgoing.end(rest);
         done();
       });
-      source.once('error', (err) => {
+      source.on('error', (err) => {
         const tail = relay.fail(err);
         if (tail && !outgoing.destroyed) outgoing.end(tail);
         else outgoing.destroy();

@@ -9,7 +9,6 @@ import type { ClassifierTrace, MapTrace, Target } from '../../routing/types.js';
 import { runOp, type RunOp } from '../../state.js';
 import type { Call } from '../call.js';
 import type { Exchange } from '../exchange.js';
-import type { Incoming } from '../request.js';
 import type { Ending } from '../settle.js';
 import type { RouteKind } from '../validate.js';
 import type { CallTrace } from './types.js';
@@ -41,7 +40,8 @@ export interface CallFacts {
   kind: RouteKind;
   exchange: Exchange;
   identity: Identity;
-  incoming: Incoming;
+  /** The body's `model`, if a string (not the body: a call's spans outlive its request). */
+  requestModel: string | undefined;
   /** The call joined the client's trace (its traceparent) rather than its run's. */
   joined: boolean;
   policies: (stage: string, backend: string) => string;
@@ -82,7 +82,7 @@ export class CallSpans implements CallTrace {
       retrying: (reason) => this.endAttempt({ 'orla.retry.reason': reason, 'orla.retried': true }, 'upstream_error'),
     };
     if (!this.recording) return;
-    const { identity, exchange, incoming, kind } = facts;
+    const { identity, exchange, kind } = facts;
     const attributes: Attributes = {
       'http.request.method': 'POST',
       'url.path': exchange.route,
@@ -92,7 +92,7 @@ export class CallSpans implements CallTrace {
     };
     if (identity.run !== undefined) attributes['orla.run.id'] = identity.run;
     if (identity.tenant !== undefined) attributes['orla.tenant'] = identity.tenant;
-    if (typeof incoming.body.model === 'string') attributes['orla.request.model'] = incoming.body.model;
+    if (facts.requestModel !== undefined) attributes['orla.request.model'] = facts.requestModel;
     span.setAttributes(attributes);
     const identified: Attributes = { 'orla.run.inferred': identity.runInferred, 'orla.workflow_done': identity.workflowDone };
     if (identity.run !== undefined) identified['orla.run.id'] = identity.run;
@@ -112,7 +112,7 @@ export class CallSpans implements CallTrace {
     if (this.mapSpan) span.updateName(`map ${target.stage}`);
     this.mapSpan = undefined;
     const stage = this.facts.identity.stage ?? target.stage;
-    const model = target.model ?? (typeof this.facts.incoming.body.model === 'string' ? this.facts.incoming.body.model : undefined);
+    const model = target.model ?? this.facts.requestModel;
     if (this.recording) {
       const attributes: Attributes = { 'orla.stage': stage, 'orla.stage.configured': target.stage, 'orla.backend': target.backend };
       if (model !== undefined) attributes['gen_ai.request.model'] = model;
@@ -144,7 +144,7 @@ export class CallSpans implements CallTrace {
       }).end(now);
     }
     this.waitStart = undefined;
-    const model = target?.model ?? (typeof this.facts.incoming.body.model === 'string' ? this.facts.incoming.body.model : 'unknown');
+    const model = target?.model ?? this.facts.requestModel ?? 'unknown';
     const attempt = this.child(`${OPERATION[this.facts.kind]} ${model}`, now, undefined, SpanKind.CLIENT);
     this.attemptSpan = attempt;
     this.attemptStart = now;

@@ -140,7 +140,8 @@ export class OtelTracing implements Tracing {
     const stage = identity.stage ?? 'default';
     const span = this.tracer.startSpan(`call ${stage}`, { kind: SpanKind.SERVER, startTime: exchange.started }, parent ?? ROOT_CONTEXT);
     this.ids.next = undefined;
-    return new CallSpans(this.tracer, span, { kind, exchange, identity, incoming, joined: parent !== undefined, policies: this.policies, queued: this.queued });
+    const requestModel = typeof incoming.body.model === 'string' ? incoming.body.model : undefined;
+    return new CallSpans(this.tracer, span, { kind, exchange, identity, requestModel, joined: parent !== undefined, policies: this.policies, queued: this.queued });
   }
 
   cacheAction(run: RunRecord, action: CacheActionRecord, startedAt: number, cause: unknown): void {

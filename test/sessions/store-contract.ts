@@ -40,6 +40,7 @@ export function storeContract(name: string, make: (options: { idleTtlMs: number;
           runOp.incrIn('inFlightOn', 'x', -2),
           runOp.addIn('unreleased', 'x', 'u1'),
           runOp.addIn('unreleased', 'x', 'u2'),
+          runOp.addIn('unreleased', 'x', 'u2'),
           runOp.removeIn('unreleased', 'x', 'u1'),
           runOp.removeIn('unreleased', 'x', 'nope'),
           runOp.setIn('resident', 'http://r1', 10),
@@ -50,7 +51,7 @@ export function storeContract(name: string, make: (options: { idleTtlMs: number;
           runOp.push('cacheActions', { n: 3 }, 2),
         ],
       );
-      expect(second.results).toEqual([false, true, true, true, true, true, true, true, false, true, true, false, true, true, true]);
+      expect(second.results).toEqual([false, true, true, true, true, true, true, false, true, false, true, true, false, true, true, true]);
       expect(second.after).toMatchObject({
         calls: 1,
         stages: ['a', 'b'],
@@ -154,6 +155,18 @@ export function storeContract(name: string, make: (options: { idleTtlMs: number;
       await flush();
       expect(fresh.after).toMatchObject({ calls: 1, startedAt: clock.now });
       expect(ended.map((e) => [e.id, e.why, e.run.startedAt])).toEqual([['r', 'idle', old.after!.startedAt]]);
+      await close();
+    });
+
+    it('answers a run idle past its TTL as it ended, unchanged, to an operation that does not create', async () => {
+      const { store, clock, ended, close } = await open();
+      await store.apply('r', [runOp.incr('calls', 1)], { create: { inferred: false, now: clock.now } });
+      clock.now += 60_001;
+      const late = await store.apply('r', [runOp.incr('calls', 1)]);
+      await flush();
+      expect(late.results).toEqual([false]);
+      expect(late.after).toMatchObject({ calls: 1, completed: { by: 'idle' } });
+      expect(ended.map((e) => `${e.id}:${e.why}`)).toEqual(['r:idle']);
       await close();
     });
 

@@ -24,7 +24,9 @@ export class UndiciUpstream implements UpstreamClient {
       method: request.method,
       path: joinPath(this.basePath, request.path),
       headers: request.headers,
-      body: request.body,
+      // As bytes: undici keeps the body it is given until the response ends, and a string it also
+      // copies to bytes. A stream then holds one copy of its request, not two (and none in the JS heap).
+      body: request.body === undefined ? undefined : Buffer.from(request.body),
       signal: request.signal,
     });
     const body = response.body;
