@@ -24,7 +24,10 @@ FROM node:24-bookworm-slim
 LABEL org.opencontainers.image.title="orla" \
       org.opencontainers.image.description="Orla: an OpenAI-compatible gateway for LLM agent workflows" \
       org.opencontainers.image.licenses="Apache-2.0"
-ENV NODE_ENV=production
+# V8's young generation capped at 8 MB a half, as `npm start` runs the gateway (package.json): its
+# short-lived objects are a request's, and the default 16 MB halves held 15 MB more RSS under load for
+# 2% less CPU (bench/README.md, "Footprint"). NODE_OPTIONS, so that `docker run -e` can change it.
+ENV NODE_ENV=production NODE_OPTIONS=--max-semi-space-size=8
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force

@@ -1,9 +1,11 @@
 // npm run bench:footprint — the gateway's resident memory as a new user would load it: the compiled
-// gateway (`orla serve`, as `npm start` runs it) in front of an `instant` simulator, 10,000 live
-// workflow runs of two calls each, then 1,000 streams held open by an engine that stalls after its
-// first chunk. RSS is read from /proc at start, after the runs, and with the streams open.
+// gateway (`orla serve`, with the Node flags `npm start` gives it) in front of an `instant`
+// simulator, 10,000 live workflow runs of two calls each, then 1,000 streams held open by an engine
+// that stalls after its first chunk. RSS is read from /proc at start, after the runs, and with the
+// streams open.
 //   --tracing   the same with OpenTelemetry tracing on (sample_ratio 1.0), exporting to a sink
 //               collector in this process that accepts and discards every batch
+//   --plain-node  without `npm start`'s Node flags (as `npx orla serve` runs it)
 //   --runs N --streams N --concurrency N   change the load (defaults 10000, 1000, 32)
 //   --settle S  read RSS S seconds after each phase (default 3)
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,12 +15,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, Pool, request } from 'undici';
-import { startCompiled } from './processes.js';
+import { ROOT, startCompiled, startFlags } from './processes.js';
 import { startSinkCollector } from './sink-collector.js';
 
 const { values: args } = parseArgs({
   options: {
     tracing: { type: 'boolean', default: false },
+    'plain-node': { type: 'boolean', default: false },
     runs: { type: 'string', default: '10000' },
     streams: { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '32' },
@@ -96,7 +99,8 @@ writeFileSync(
     '',
   ].join('\n'),
 );
-const gateway = await startCompiled('cli/main.ts', ['serve', '--config', configFile, '--port', '0'], 'orla');
+const nodeFlags = args['plain-node'] ? [] : startFlags();
+const gateway = await startCompiled('cli/main.ts', ['serve', '--config', configFile, '--port', '0'], 'orla', ROOT, nodeFlags);
 const pid = gateway.child.pid!;
 const origin = new URL(gateway.url).origin;
 
@@ -162,7 +166,7 @@ try {
   const workflows = (await (await fetch(`${gateway.url}/v1/workflows`)).json()) as { data: unknown[] };
   process.stdout.write(
     [
-      `Node ${process.version}, tracing ${args.tracing ? `on (sample_ratio 1.0, ${collector!.batches} batches exported)` : 'off'}; ${RUNS} runs × 2 calls in ${runSeconds.toFixed(1)} s (${CONCURRENCY} connections), ${STREAMS} streams held open; RSS read ${SETTLE} s after each phase; ${failed} failed; /v1/workflows lists ${workflows.data.length} recent runs.`,
+      `Node ${process.version}${nodeFlags.length ? ` ${nodeFlags.join(' ')}` : ''}, tracing ${args.tracing ? `on (sample_ratio 1.0, ${collector!.batches} batches exported)` : 'off'}; ${RUNS} runs × 2 calls in ${runSeconds.toFixed(1)} s (${CONCURRENCY} connections), ${STREAMS} streams held open; RSS read ${SETTLE} s after each phase; ${failed} failed; /v1/workflows lists ${workflows.data.length} recent runs.`,
       '',
       '| tracing | RSS at start MB | after the runs MB | with the streams MB |',
       '| --- | --- | --- | --- |',

@@ -37,13 +37,13 @@ function compile(root: string): void {
 }
 
 /**
- * Runs a TypeScript entry of `root` (default: this tree) as compiled JavaScript, and waits for the
- * first URL it prints.
+ * Runs a TypeScript entry of `root` (default: this tree) as compiled JavaScript, with Node's own
+ * `nodeFlags`, and waits for the first URL it prints.
  */
-export function startCompiled(entry: string, args: string[], name: string, root = ROOT): Promise<Started> {
+export function startCompiled(entry: string, args: string[], name: string, root = ROOT, nodeFlags: readonly string[] = []): Promise<Started> {
   compile(root);
   const script = join(root, OUT_DIR, entry.replace(/\.ts$/, '.js'));
-  const child = spawn(process.execPath, [script, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeFlags, script, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let seen = '';
     const onData = (data: Buffer) => {
@@ -65,4 +65,10 @@ export function startCompiled(entry: string, args: string[], name: string, root 
     child.stdout!.on('data', onData);
     child.once('exit', (code) => reject(new Error(`${name} exited (${code}) before listening: ${seen}`)));
   });
+}
+
+/** Node's flags in `npm start` (package.json): what a gateway started as users start it runs with. */
+export function startFlags(): string[] {
+  const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/);
+  return start.slice(1, start.indexOf('bin/orla.js')).filter((arg) => arg.startsWith('--'));
 }
