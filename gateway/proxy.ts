@@ -3,8 +3,10 @@ import type { Memory } from '../memory/index.js';
 import type { AdmissionBackend } from '../routing/admission-backend.js';
 import { chooseTarget } from '../routing/reroute.js';
 import type { TenantAdmission } from '../routing/tenants.js';
-import type { StageMapper } from '../routing/types.js';
+import type { MapRequest, MapTrace, StageMapper } from '../routing/types.js';
 import { identify } from '../sessions/identity.js';
+import type { Identity } from '../identity.js';
+import type { ClientGone } from '../cancel.js';
 import { beginOps, type Runs } from '../sessions/runs.js';
 import { toEngineRequest } from '../upstream/engines/request.js';
 import type { Call } from './call.js';
@@ -62,8 +64,7 @@ export function proxyRoute<R>(kind: RouteKind, deps: ProxyDeps<R>) {
 
     const gone = deps.platform.clientGone(req);
     const deadlineAt = identity.deadlineMs === undefined ? undefined : exchange.started + identity.deadlineMs;
-    // A real AbortSignal only for a mapper that asks for one (a classifier call): it costs CPU.
-    const mapped = await deps.mapper.map({ identity, body, deadlineAt, trace: trace.mapping, get signal() { return gone.signal; } });
+    const mapped = await deps.mapper.map(new MapCall(identity, body, deadlineAt, trace.mapping, gone));
     const { target } = chooseTarget(mapped, deps.backends);
     trace.mapped(mapped, target);
     const backend = deps.backends.get(target.backend)!;
@@ -77,7 +78,8 @@ export function proxyRoute<R>(kind: RouteKind, deps: ProxyDeps<R>) {
     let plan: Call['plan'];
     if (identity.run !== undefined) {
       const now = Date.now();
-      const ops = beginOps(identity, model, now).concat(deps.memory.beginOps(backend.name), trace.runOps);
+      const ops = beginOps(identity, model, now);
+      ops.push(...deps.memory.beginOps(backend.name), ...trace.runOps); // not concat(): 3x as long, 6x with a frozen list
       run = await deps.runs.begin(identity.run, identity, ops, now);
       plan = deps.memory.plan({ run, backend: backend.name, stage, configuredStage: target.stage, cache: identity.cache, workflowDone: identity.workflowDone, cause: trace.cause }, now);
     }
@@ -91,4 +93,23 @@ export function proxyRoute<R>(kind: RouteKind, deps: ProxyDeps<R>) {
     };
     return forward(req, deps, call, incoming);
   };
+}
+
+/**
+ * What a mapper is asked. A real AbortSignal is made only for a mapper that reads `signal` (a
+ * classifier's call): it costs CPU. A class, not an object literal with a getter: such a literal
+ * took a microsecond to make, a class instance 18 ns.
+ */
+class MapCall implements MapRequest {
+  constructor(
+    readonly identity: Identity,
+    readonly body: Readonly<Record<string, unknown>>,
+    readonly deadlineAt: number | undefined,
+    readonly trace: MapTrace | undefined,
+    private readonly gone: ClientGone,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.gone.signal;
+  }
 }

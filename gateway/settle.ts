@@ -54,7 +54,8 @@ export function recordRun<R>(deps: ProxyDeps<R>, call: Call, lease: Lease | unde
     : undefined;
   const memory = deps.memory.endOps(plan, { replica: served?.replica, tokens: served ? served.promptTokens + served.completionTokens : 0, toolCalls: served?.toolCalls ?? false }, now);
   const failure = ok || ending.neutral ? undefined : { status, message: ending.error ?? `the engine answered ${status}` };
-  const ops = memory.ops.concat(endOps({ now, backend: call.backend.name, stage: call.stage, served, failure, contextBefore: plan.contextBefore, workflowDone: plan.workflowDone }));
+  const ops = memory.ops;
+  ops.push(...endOps({ now, backend: call.backend.name, stage: call.stage, served, failure, contextBefore: plan.contextBefore, workflowDone: plan.workflowDone }));
   deps.runs
     .end(run, ops)
     .then(({ after, endedRun }) => deps.memory.after(plan, memory.releases, after, endedRun))
