@@ -6,6 +6,7 @@ import type { FallbackReason, MapperObserver } from '../routing/mappers/types.js
 import type { RoutingObserver } from '../routing/observer.js';
 import type { Verdict } from '../routing/types.js';
 import { BoundHistogram, type HistogramSeries } from './histogram.js';
+import { Tally } from './tally.js';
 import type { Usage } from './usage.js';
 import type { StateStoreObserver } from './fleet.js';
 
@@ -27,28 +28,6 @@ export interface RequestRecord {
 }
 
 const CIRCUIT_VALUE: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 };
-
-/**
- * One label set's increments of a counter or gauge, added up here and handed to prom-client when
- * the registry is read: prom-client hashes the labels on every call, children included.
- */
-class Tally {
-  pending = 0;
-  constructor(
-    private readonly metric: Counter | Gauge,
-    private readonly labels: LabelValues<string>,
-  ) {}
-
-  add(value = 1): void {
-    this.pending += value;
-  }
-
-  flush(): void {
-    if (this.pending === 0) return;
-    this.metric.inc(this.labels, this.pending);
-    this.pending = 0;
-  }
-}
 
 export class GatewayMetrics implements MapperObserver, RoutingObserver, MemoryObserver, StateStoreObserver {
   readonly registry = new Registry();

@@ -1,9 +1,7 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
-import type { Config } from '../../config/schema.js';
-import { OrlaError, type ErrorType } from '../../errors.js';
+import { OrlaError } from '../../errors.js';
 import type { Identity } from '../../identity.js';
 import type { Lease } from '../../routing/backend.js';
-import type { TokenUsage } from '../../routing/cost.js';
 import type { DispatchObserver } from '../../routing/dispatch.js';
 import type { ClassifierTrace, MapTrace, Target } from '../../routing/types.js';
 import { runOp, type RunOp } from '../../state.js';
@@ -12,29 +10,12 @@ import type { Exchange } from '../exchange.js';
 import type { Ending } from '../settle.js';
 import type { RouteKind } from '../validate.js';
 import type { CallTrace } from './types.js';
+import { fail, OPERATION, propagation, typeOfStatus, usageAttributes } from './attributes.js';
 
 // One call as spans, children of its `call <stage>` span: `identify`, `map <stage>` (with
 // `classify <mapper>` when a classifier ran), per attempt `queue <stage>` and `<operation> <model>`
 // (the engine's request: the parent of the engine's own spans). GenAI semantic conventions where
 // they name an attribute, `orla.*` for the rest.
-
-/** gen_ai.operation.name per route. */
-export const OPERATION: Record<RouteKind, string> = { chat: 'chat', completions: 'text_completion', responses: 'chat', embeddings: 'embeddings' };
-
-/** Per configured stage and backend: the stage scheduler and the stage's request scheduler, as `orla.queue.policy`. */
-export function queuePolicies(config: Config): (stage: string, backend: string) => string {
-  const known = new Map<string, string>();
-  return (stage, backend) => {
-    const key = `${stage}\0${backend}`;
-    let policy = known.get(key);
-    if (policy === undefined) {
-      const stagePolicy = config.backends[backend]?.scheduler ?? config.scheduler.stage;
-      const requestPolicy = config.stages[stage]?.scheduler ?? config.scheduler.request ?? stagePolicy;
-      known.set(key, (policy = `stage=${stagePolicy} request=${requestPolicy}`));
-    }
-    return policy;
-  };
-}
 
 export interface CallFacts {
   kind: RouteKind;
@@ -298,43 +279,5 @@ export class CallSpans implements CallTrace {
   /** A child of the call's span. */
   private child(name: string, startTime: number, attributes?: Attributes, kind = SpanKind.INTERNAL): Span {
     return this.tracer.startSpan(name, { kind, startTime, ...(attributes && this.recording ? { attributes } : {}) }, trace.setSpan(ROOT_CONTEXT, this.span));
-  }
-}
-
-/** traceparent and tracestate naming `span` as the parent of what the receiver does. */
-function propagation(span: Span): Record<string, string> {
-  const { traceId, spanId, traceFlags, traceState } = span.spanContext();
-  const headers: Record<string, string> = { traceparent: `00-${traceId}-${spanId}-0${(traceFlags & 1).toString(16)}` };
-  const state = traceState?.serialize();
-  if (state) headers.tracestate = state;
-  return headers;
-}
-
-function usageAttributes(usage: TokenUsage | undefined): Attributes {
-  if (!usage) return {};
-  return {
-    'gen_ai.usage.input_tokens': usage.promptTokens,
-    'gen_ai.usage.output_tokens': usage.completionTokens,
-    'gen_ai.usage.cache_read.input_tokens': usage.cachedTokens,
-  };
-}
-
-/** The span failed with an OpenAI error type (its status message and `error.type`). */
-function fail(span: Span, type: string): void {
-  span.setAttribute('error.type', type);
-  span.setStatus({ code: SpanStatusCode.ERROR, message: type });
-}
-
-/** The OpenAI error type of a status the engine or Orla answered (as errors.ts assigns them). */
-function typeOfStatus(status: number): ErrorType {
-  switch (status) {
-    case 400: case 413: case 415: case 422: return 'invalid_request_error';
-    case 401: return 'authentication_error';
-    case 403: return 'permission_error';
-    case 404: return 'not_found_error';
-    case 408: case 504: return 'timeout_error';
-    case 429: return 'rate_limit_error';
-    case 503: return 'service_unavailable_error';
-    default: return status >= 500 ? 'upstream_error' : 'invalid_request_error';
   }
 }

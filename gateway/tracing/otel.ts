@@ -24,7 +24,8 @@ import type { CacheActionRecord, RunRecord } from '../../state.js';
 import type { Exchange } from '../exchange.js';
 import type { Incoming } from '../request.js';
 import type { RouteKind } from '../validate.js';
-import { CallSpans, queuePolicies } from './call-spans.js';
+import { CallSpans } from './call-spans.js';
+import { queuePolicies } from './attributes.js';
 import type { TracingSettings } from './settings.js';
 import type { CallTrace, Tracing } from './types.js';
 
