@@ -1,5 +1,5 @@
 import { asOrlaError, clientClosed } from '../errors.js';
-import { dispatch, type Dispatched } from '../routing/dispatch.js';
+import { dispatch } from '../routing/dispatch.js';
 import { formatUsd } from '../routing/cost.js';
 import type { Lease, Ticket } from '../routing/backend.js';
 import { authorization } from '../upstream/engines/index.js';
@@ -43,7 +43,7 @@ interface Answer {
 }
 
 /** The engine's request, tagged for the replica each attempt got, through the tenant's limit and the backend's queue. */
-async function send<R>(deps: ProxyDeps<R>, call: Call, incoming: Incoming): Promise<Dispatched & { sentAt: number }> {
+async function send<R>(deps: ProxyDeps<R>, call: Call, incoming: Incoming): Promise<{ lease: Lease; response: UpstreamResponse; sentAt: number }> {
   const { plan } = call;
   const { body } = incoming;
   const headers = upstreamHeaders(call, incoming, deps.gatewayAuth);
@@ -60,7 +60,7 @@ async function send<R>(deps: ProxyDeps<R>, call: Call, incoming: Incoming): Prom
       sentAt = performance.now();
       return { method: 'POST', path: call.path, headers: call.trace.attempt(replica.url, lease, tagged.headers), body: text, signal: call.gone };
     }, call.trace.dispatch).finally(() => call.tenantPass?.dispatched()); // refused or failed: not waiting either
-    return Object.assign(dispatched, { sentAt });
+    return { lease: dispatched.lease, response: dispatched.response, sentAt };
   } catch (err) {
     const error = asOrlaError(err);
     settle(deps, call, undefined, { status: error.status, neutral: error.status === 499, error: error.message });
