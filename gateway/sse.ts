@@ -280,5 +280,6 @@ function hasUsage(events: Buffer): boolean {
 function endsInToolCalls(batch: Buffer | undefined): boolean {
   if (batch === undefined) return false;
   const from = Math.max(0, batch.length - TAIL_BYTES);
-  return batch.includes(CHAT_TOOL_CALLS[0]!, from) || batch.includes(CHAT_TOOL_CALLS[1]!, from);
+  for (const mark of CHAT_TOOL_CALLS) if (batch.includes(mark, from)) return true;
+  return false;
 }
